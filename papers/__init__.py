@@ -1,0 +1,1 @@
+"""One package per reproduced paper; each runs as ``python -m papers.<name>``."""
