@@ -1,0 +1,197 @@
+"""The command line every paper folder shares.
+
+    python -m papers.<name> train|evaluate|reproduce [--data synthetic|<dataset>=<root>]
+        [--data-root DIR] [--profile quick|paper] [--epochs N] [--out DIR] [--seed N]
+
+``reproduce`` is train + evaluate + the comparison with the published numbers.
+
+A run writes everything under one output folder (default ``results/<paper>/<timestamp>/``).
+Running the same command again after an interruption finds the unfinished run with the
+same arguments and continues it (training resumes from its last completed epoch, see
+``common.training.fit``) instead of starting a new folder. A finished run carries a
+``COMPLETE`` marker.
+
+``run_main`` turns a ``KitError`` (bad file, bad argument, diverged training) into one
+line on stderr and exit code 2, without a traceback.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.io import KitError, atomic_write_json, atomic_write_text
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ("train", "evaluate", "reproduce")
+# The arguments that define a run: an unfinished run is resumed only when they all agree.
+RUN_KEYS = ("paper", "data", "data_root", "profile", "epochs", "seed")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def make_parser(paper, description, profiles=("quick", "paper"), commands=COMMANDS):
+    """The shared parser; a paper may add its own options or commands to it."""
+    parser = argparse.ArgumentParser(prog=f"python -m papers.{paper}", description=description)
+    parser.add_argument("command", choices=list(commands), help="what to run")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="'synthetic' (the embedded default) or <dataset>=<root>, e.g. cave=/data/CAVE",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="folder holding the real datasets in their documented layouts; the paper's "
+        "dataset is used when found there, the synthetic set otherwise",
+    )
+    parser.add_argument("--profile", choices=list(profiles), default=profiles[0])
+    parser.add_argument("--epochs", type=positive_int, default=None, help="override the profile's epochs")
+    parser.add_argument("--out", default=None, help="output folder (default results/<paper>/<timestamp>)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def run_main(main, argv=None):
+    """Call ``main(argv)``; a ``KitError`` becomes one line on stderr and exit code 2."""
+    try:
+        code = main(argv)
+    except KitError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+@dataclass
+class Run:
+    """One run's output folder, arguments and progress lines."""
+
+    paper: str
+    args: argparse.Namespace
+    out_dir: Path
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def seed(self):
+        return self.args.seed
+
+    @property
+    def profile(self):
+        return self.args.profile
+
+    def path(self, *parts):
+        path = self.out_dir.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+    def stage(self, message):
+        """One progress line per stage: ``[paper  12.3s] message``."""
+        print(f"[{self.paper} {self.elapsed():7.1f}s] {message}", flush=True)
+
+    @property
+    def complete(self):
+        return (self.out_dir / "COMPLETE").exists()
+
+    def finish(self):
+        atomic_write_text(self.out_dir / "COMPLETE", datetime.datetime.now().isoformat() + "\n")
+        self.stage(f"done: results in {self.out_dir}")
+
+
+def _run_identity(paper, args):
+    return {key: (paper if key == "paper" else getattr(args, key, None)) for key in RUN_KEYS}
+
+
+def _find_unfinished(base, identity):
+    """The newest folder under ``base`` whose recorded arguments match and that is not COMPLETE."""
+    if not base.is_dir():
+        return None
+    for folder in sorted(base.iterdir(), reverse=True):
+        record = folder / "run_args.json"
+        if not record.is_file() or (folder / "COMPLETE").exists():
+            continue
+        try:
+            recorded = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        if {key: recorded.get(key) for key in RUN_KEYS} == identity:
+            return folder
+    return None
+
+
+def prepare_run(args, paper):
+    """Choose (or find again) the output folder and record the run's arguments in it."""
+    identity = _run_identity(paper, args)
+    if args.out:
+        out_dir = Path(args.out)
+        record = out_dir / "run_args.json"
+        if record.is_file():
+            recorded = json.loads(record.read_text())
+            if {key: recorded.get(key) for key in RUN_KEYS} != identity:
+                raise KitError(
+                    f"{record}: this folder holds a run with other arguments "
+                    f"({ {k: recorded.get(k) for k in RUN_KEYS} }); choose another --out"
+                )
+    else:
+        base = REPO_ROOT / "results" / paper
+        out_dir = _find_unfinished(base, identity)
+        if out_dir is None:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            out_dir = base / stamp
+    resumed = (out_dir / "run_args.json").is_file()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / "run_args.json", {**identity, "command": args.command, "argv": sys.argv[1:]})
+    run = Run(paper=paper, args=args, out_dir=out_dir)
+    run.stage(f"{'resuming' if resumed else 'starting'} {args.command} ({args.profile} profile) in {out_dir}")
+    return run
+
+
+def choose_dataset(args, supported, synthetic_kwargs=None):
+    """The dataset a run uses and a sentence saying why.
+
+    ``supported``: the real datasets the paper was evaluated on, in order of preference
+    (names as in ``data_prep.readers``). ``--data`` names one explicitly; ``--data-root``
+    picks the first supported one found there; otherwise the embedded synthetic set.
+    """
+    from data_prep import readers
+
+    if args.data and args.data != "synthetic":
+        name, root = readers.parse_data_spec(args.data)
+        if name not in supported:
+            raise KitError(
+                f"--data {args.data}: this paper uses {', '.join(supported)} (or synthetic), not {name}"
+            )
+        dataset = readers.open_dataset(name, root)
+        return dataset, f"{name} from {root} (given with --data)"
+    if args.data_root and args.data != "synthetic":
+        if not os.path.isdir(args.data_root):
+            raise KitError(f"--data-root {args.data_root}: no such folder")
+        for name in supported:
+            dataset = readers.find_dataset(name, args.data_root)
+            if dataset is not None:
+                return dataset, f"{name} found under {args.data_root}"
+        note = f"none of {', '.join(supported)} found under {args.data_root}; using the synthetic set"
+    else:
+        note = "embedded synthetic set (no real dataset given)"
+    from data_prep.synthetic import SyntheticDataset
+
+    # The synthetic scenes depend on their own seed (default 0), not on --seed: runs with
+    # different training seeds are then compared on the same data.
+    return SyntheticDataset(**(synthetic_kwargs or {})), note

@@ -1,0 +1,263 @@
+"""Published numbers next to measured ones: ``metrics.json`` and ``comparison.md``.
+
+Every paper folder has a ``published.json`` holding the tables it compares against (the
+schema is documented in the README, "Published numbers"): each table names the dataset
+and split its numbers come from, and each metric its scale and convention. A run
+produces measured tables of the same shape, with rows named like the published rows.
+
+A measured number is shown beside a published one only with both datasets labelled, and
+the pair is marked "not comparable: different data" unless the run used the paper's own
+dataset (``dataset_key`` of the published table). The comparison that stays meaningful
+across datasets is the gap between the method and the paper's simplest baseline, so
+that gap is reported for both.
+"""
+
+import json
+import math
+from pathlib import Path
+
+from common.io import KitError, atomic_write_json, atomic_write_text
+
+REQUIRED_TOP = ("paper", "citation", "task", "headline", "baseline", "tables")
+REQUIRED_TABLE = ("id", "caption", "dataset", "metrics", "rows")
+
+
+def load_published(path):
+    """Read and check a paper's ``published.json``."""
+    path = Path(path)
+    try:
+        published = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise KitError(f"{path}: missing") from None
+    except ValueError as error:
+        raise KitError(f"{path}: not valid JSON ({error})") from None
+    missing = [key for key in REQUIRED_TOP if key not in published]
+    if missing:
+        raise KitError(f"{path}: missing key(s) {', '.join(missing)}")
+    for table in published["tables"]:
+        missing = [key for key in REQUIRED_TABLE if key not in table]
+        if missing:
+            raise KitError(f"{path}: table {table.get('id', '?')} lacks {', '.join(missing)}")
+        for row in table["rows"]:
+            unknown = set(row.get("values", {})) - set(table["metrics"])
+            if unknown:
+                raise KitError(
+                    f"{path}: table {table['id']}, row {row.get('method')}: metric(s) "
+                    f"{', '.join(sorted(unknown))} not described in the table's 'metrics'"
+                )
+    for part in ("headline", "baseline"):
+        _find_row(published, published[part]["table"], published[part]["method"], path)
+    return published
+
+
+def _find_table(tables, table_id):
+    for table in tables:
+        if table["id"] == table_id:
+            return table
+    return None
+
+
+def _find_row(container, table_id, method, where="published.json"):
+    table = _find_table(container["tables"], table_id)
+    if table is None:
+        raise KitError(f"{where}: no table {table_id!r}")
+    for row in table["rows"]:
+        if row["method"] == method:
+            return row
+    raise KitError(f"{where}: table {table_id!r} has no row {method!r}")
+
+
+def _measured_value(measured, table_id, method, metric):
+    table = _find_table(measured.get("tables", []), table_id)
+    if table is None:
+        return None
+    for row in table["rows"]:
+        if row["method"] == method:
+            value = row.get("values", {}).get(metric)
+            return None if value is None or not math.isfinite(value) else float(value)
+    return None
+
+
+def _gap(method_value, baseline_value, lower_is_better):
+    """How much better the method is than the baseline, in % of the baseline (positive = better)."""
+    if method_value is None or baseline_value in (None, 0):
+        return None
+    change = (baseline_value - method_value) / abs(baseline_value) * 100.0
+    return change if lower_is_better else -change
+
+
+def headline_summary(published, measured):
+    """The headline metric and the method-vs-baseline gap, published and measured."""
+    head = published["headline"]
+    base = published["baseline"]
+    table = _find_table(published["tables"], head["table"])
+    metric = head["metric"]
+    convention = table["metrics"][metric]
+    lower = bool(convention.get("lower_is_better", True))
+    published_value = _find_row(published, head["table"], head["method"])["values"].get(metric)
+    published_base = _find_row(published, base["table"], base["method"])["values"].get(metric)
+    measured_value = _measured_value(measured, head["table"], head["method"], metric)
+    measured_base = _measured_value(measured, base["table"], base["method"], metric)
+    measured_table = _find_table(measured.get("tables", []), head["table"]) or {}
+    comparable = bool(
+        table.get("dataset_key") and table.get("dataset_key") == measured_table.get("dataset_key")
+    )
+    beats = None
+    if measured_value is not None and measured_base is not None:
+        beats = measured_value < measured_base if lower else measured_value > measured_base
+    return {
+        "metric": metric,
+        "scale": convention.get("scale"),
+        "convention": convention.get("convention"),
+        "lower_is_better": lower,
+        "method": head["method"],
+        "published": published_value,
+        "published_dataset": table["dataset"],
+        "measured": measured_value,
+        "measured_dataset": measured_table.get("dataset"),
+        "comparable": comparable,
+        "baseline": {
+            "method": base["method"],
+            "published": published_base,
+            "measured": measured_base,
+            "published_gap_percent": _gap(published_value, published_base, lower),
+            "measured_gap_percent": _gap(measured_value, measured_base, lower),
+        },
+        "beats_baseline": beats,
+    }
+
+
+def _fmt(value, digits=4):
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _fmt_std(value, std, digits=4):
+    text = _fmt(value, digits)
+    if std is not None and value is not None:
+        text += f" ± {_fmt(std, digits)}"
+    return text
+
+
+def table_markdown(published_table, measured_table):
+    """One published table beside the run's measurements, every column labelled with its data."""
+    metrics = list(published_table["metrics"])
+    measured_rows = {row["method"]: row for row in (measured_table or {}).get("rows", [])}
+    paper_data = published_table.get("dataset_short") or published_table["dataset"]
+    run_data = (measured_table or {}).get("dataset", "not run")
+    comparable = bool(
+        published_table.get("dataset_key")
+        and published_table.get("dataset_key") == (measured_table or {}).get("dataset_key")
+    )
+    lines = [f"**{published_table['caption']}**", ""]
+    lines.append(f"- paper: {published_table['dataset']}")
+    lines.append(f"- this run: {run_data}")
+    if not comparable:
+        lines.append("- **not comparable: different data.** Compare the gaps between methods, not the values.")
+    lines.append("")
+    header = ["method"]
+    for metric in metrics:
+        header += [f"{metric} · paper ({paper_data})", f"{metric} · this run ({run_data})"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|---" * len(header) + "|")
+    methods = [row["method"] for row in published_table["rows"]]
+    methods += [m for m in measured_rows if m not in methods]
+    published_rows = {row["method"]: row for row in published_table["rows"]}
+    for method in methods:
+        prow = published_rows.get(method, {})
+        mrow = measured_rows.get(method, {})
+        cells = [method]
+        for metric in metrics:
+            cells.append(_fmt_std(prow.get("values", {}).get(metric), prow.get("std", {}).get(metric)))
+            cells.append(
+                _fmt_std(mrow.get("values", {}).get(metric), mrow.get("std", {}).get(metric))
+                if mrow
+                else "not run"
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Metric conventions:")
+    for metric, convention in published_table["metrics"].items():
+        direction = "lower is better" if convention.get("lower_is_better", True) else "higher is better"
+        lines.append(f"- {metric}: scale {convention.get('scale', '?')}, {direction}; {convention.get('convention', '')}")
+    if published_table.get("notes"):
+        lines.append(f"\nNotes on the printed table: {published_table['notes']}")
+    if (measured_table or {}).get("notes"):
+        lines.append(f"\nNotes on this run: {measured_table['notes']}")
+    return "\n".join(lines)
+
+
+def comparison_markdown(published, measured):
+    """The whole ``comparison.md``: headline, gap to the baseline, then every table."""
+    summary = headline_summary(published, measured)
+    base = summary["baseline"]
+    lines = [
+        f"# {published['paper']}: published vs this run",
+        "",
+        f"{published['citation']}",
+        "",
+        f"Task: {published['task']}. Profile: {measured.get('profile', '?')}. "
+        f"Data used by this run: {measured.get('dataset', {}).get('description', '?')}.",
+        "",
+        "## Headline",
+        "",
+        f"| | {summary['metric']} ({summary['scale']}) | {base['method']} | gain over {base['method']} |",
+        "|---|---|---|---|",
+        f"| paper ({summary['published_dataset']}) | {_fmt(summary['published'])} | "
+        f"{_fmt(base['published'])} | {_fmt(base['published_gap_percent'], 1)} % |",
+        f"| this run ({summary['measured_dataset']}) | {_fmt(summary['measured'])} | "
+        f"{_fmt(base['measured'])} | {_fmt(base['measured_gap_percent'], 1)} % |",
+        "",
+    ]
+    if not summary["comparable"]:
+        lines.append(
+            "The two rows are **not comparable: different data**. The gain over the baseline "
+            "is the number to compare.\n"
+        )
+    for note in measured.get("notes", []):
+        lines.append(f"- {note}")
+    if measured.get("notes"):
+        lines.append("")
+    for table in published["tables"]:
+        lines.append(f"## {table['id']}")
+        lines.append("")
+        lines.append(table_markdown(table, _find_table(measured.get("tables", []), table["id"])))
+        lines.append("")
+    extra_tables = [t for t in measured.get("tables", []) if _find_table(published["tables"], t["id"]) is None]
+    for table in extra_tables:
+        lines.append(f"## {table['id']} (this run only)")
+        lines.append("")
+        lines.append(table.get("markdown") or json.dumps(table["rows"], indent=1))
+        lines.append("")
+    if measured.get("per_image_markdown"):
+        lines += ["## Per image (this run)", "", measured["per_image_markdown"], ""]
+    if measured.get("figures"):
+        lines += ["## Figures", ""]
+        lines += [f"![{Path(f).stem}]({f})" for f in measured["figures"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_results(run, published, measured):
+    """Write ``metrics.json`` and ``comparison.md`` into the run folder (atomically).
+
+    ``measured`` holds the measured ``tables`` plus the run's facts (``title``,
+    ``dataset``, ``train_seconds``, ``parameters``, ``figures``, ``notes``, ...);
+    the headline summary and the run's identity are added here.
+    """
+    measured = dict(measured)
+    measured.setdefault("paper", published["paper"])
+    measured.setdefault("task", published["task"])
+    measured.setdefault("citation", published["citation"])
+    measured["profile"] = run.profile
+    measured["seed"] = run.seed
+    measured["headline"] = headline_summary(published, measured)
+    measured["beats_baseline"] = measured["headline"]["beats_baseline"]
+    measured["elapsed_seconds"] = run.elapsed()
+    atomic_write_json(run.path("metrics.json"), measured)
+    atomic_write_text(run.path("comparison.md"), comparison_markdown(published, measured))
+    run.stage(f"wrote {run.path('comparison.md')}")
+    return measured

@@ -1,0 +1,172 @@
+"""Training with Keras ``fit``: progress bars, logs, resume, and a clear stop on divergence.
+
+``fit`` wraps ``model.fit`` with what every paper needs:
+
+- resume: ``keras.callbacks.BackupAndRestore`` keeps the weights, the optimizer state and
+  the epoch counter in ``<run_dir>/<name>_backup/`` at the end of every epoch (it keeps the
+  previous checkpoint too, and falls back to it when the latest cannot be read). Running
+  the same command again continues from the last completed epoch. A network that already
+  finished (``<name>.done`` beside its weights) is loaded instead of trained again, so a
+  paper that trains several networks resumes at the one that was interrupted.
+- logs: ``<name>_log.csv`` (appended across resumes) and TensorBoard under
+  ``<run_dir>/tensorboard/<name>``.
+- divergence: a NaN or Inf loss stops training with a ``KitError`` that names the epoch
+  and batch; the backup of the last completed epoch is left in place.
+- output: ``<name>.weights.h5`` and, when the model can be serialized, ``<name>.keras``,
+  each written atomically.
+"""
+
+import csv
+import importlib.util
+import math
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+import keras
+
+from common.io import KitError, atomic_path, atomic_write_text, save_model_atomic
+
+
+def set_seed(seed):
+    """Seed Python, NumPy and the Keras backend (and TensorFlow when it is the backend)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def count_params(model):
+    """(trainable, non-trainable) parameter counts; their sum is every stored value."""
+    trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))
+    non_trainable = int(sum(np.prod(v.shape) for v in model.non_trainable_weights))
+    return trainable, non_trainable
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop at the first NaN/Inf loss and remember where, for a clear error afterwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.where = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key, value in (logs or {}).items():
+            if "loss" in key and value is not None and not math.isfinite(float(value)):
+                self.where = f"epoch {self._epoch + 1}, batch {batch + 1} ({key} = {float(value)})"
+                self.model.stop_training = True
+                return
+
+
+class _BackupUnlessDiverged(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that never overwrites the last good epoch with diverged weights.
+
+    Keras still calls ``on_epoch_end`` after a callback stops training mid-epoch, so the
+    plain callback would save the NaN weights as the latest backup.
+    """
+
+    def __init__(self, guard, **kwargs):
+        super().__init__(delete_checkpoint=False, **kwargs)
+        self._guard = guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._guard.where is None:
+            super().on_epoch_end(epoch, logs)
+
+
+def _tensorboard(log_dir):
+    """The TensorBoard callback where it can write (it needs TensorFlow's summary ops)."""
+    if importlib.util.find_spec("tensorboard") is None or importlib.util.find_spec("tensorflow") is None:
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(log_dir))]
+
+
+def read_log(path):
+    """The CSV log as {column: [values per epoch]} (empty when the file is missing)."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    history = {}
+    for row in rows:
+        for key, value in row.items():
+            try:
+                history.setdefault(key, []).append(float(value))
+            except (TypeError, ValueError):
+                history.setdefault(key, []).append(float("nan"))
+    return history
+
+
+def fit(
+    model,
+    train_data,
+    val_data=None,
+    *,
+    epochs,
+    run_dir,
+    name="model",
+    steps_per_epoch=None,
+    validation_steps=None,
+    batch_size=None,
+    callbacks=(),
+    verbose="auto",
+    save_keras=True,
+):
+    """Train ``model`` (compiled) for ``epochs`` with resume, logs and atomic outputs.
+
+    ``train_data``: a ``tf.data.Dataset`` (or anything ``fit`` takes as ``x``), or an
+    ``(inputs, targets)`` tuple of arrays, batched with ``batch_size``.
+
+    Returns the full history as {metric: [per epoch]}, including epochs run before an
+    interruption (read back from the CSV log).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    weights_path = run_dir / f"{name}.weights.h5"
+    done_marker = run_dir / f"{name}.done"
+    log_path = run_dir / f"{name}_log.csv"
+
+    if done_marker.is_file() and weights_path.is_file():
+        model.load_weights(weights_path)
+        return read_log(log_path)
+
+    guard = StopOnNonFinite()
+    backup_dir = run_dir / f"{name}_backup"
+    all_callbacks = [
+        _BackupUnlessDiverged(guard, backup_dir=str(backup_dir)),
+        keras.callbacks.CSVLogger(str(log_path), append=True),
+        *_tensorboard(run_dir / "tensorboard" / name),
+        guard,
+        *callbacks,
+    ]
+    inputs, targets = train_data if isinstance(train_data, tuple) else (train_data, None)
+    model.fit(
+        inputs,
+        targets,
+        batch_size=batch_size,
+        validation_data=val_data,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_steps=validation_steps,
+        callbacks=all_callbacks,
+        verbose=verbose,
+    )
+    if guard.where is not None:
+        raise KitError(
+            f"training of {name} diverged at {guard.where}; the last completed epoch is kept in "
+            f"{backup_dir} (lower the learning rate or enable gradient clipping)"
+        )
+
+    with atomic_path(weights_path) as tmp:
+        model.save_weights(tmp)
+    if save_keras:
+        save_model_atomic(model, run_dir / f"{name}.keras")
+    atomic_write_text(done_marker, f"{epochs}\n")
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    return read_log(log_path)
