@@ -1,0 +1,49 @@
+"""run_all: one failing paper does not stop the report; figure links and labels are right."""
+
+import argparse
+import time
+
+import pytest
+
+from common import run_all
+
+
+def _args(**kw):
+    base = dict(papers=["x"], profile="quick", data_root=None, out=None, seed=0, epochs=None)
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def _metrics(comparable=False):
+    return {
+        "task": "toy",
+        "dataset": {"key": "synthetic"},
+        "train_seconds": 12.0,
+        "parameters": {"trained": 1000, "paper_profile": 5000},
+        "headline": {
+            "metric": "RMSE", "scale": "0-255", "published": 1.5, "published_dataset": "CAVE",
+            "measured": 2.25, "comparable": comparable, "beats_baseline": True,
+            "baseline": {"method": "Bicubic", "published_gap_percent": 25.0, "measured_gap_percent": 10.0},
+        },
+    }
+
+
+def test_failed_paper_is_reported_and_others_kept(tmp_path):
+    failed = run_all.run_paper("no_such_paper", _args(), tmp_path, time.monotonic())
+    assert failed["returncode"] != 0 and "no_such_paper" in failed["error"]
+    ok = {"paper": "toy", "returncode": 0, "out": str(tmp_path / "toy"), "metrics": _metrics()}
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "comparison.md").write_text("# toy\n\n![curves](figures/curves.png)\n")
+    report = run_all.build_report([failed, ok], _args(), 1.0)
+    assert "**failed**" in report and "no_such_paper" in report
+    assert "| toy | toy | synthetic | RMSE (0-255) | 1.5000 (CAVE) | 2.2500 † |" in report
+    assert "25.0 % / 10.0 % vs Bicubic" in report
+    assert "1000 (paper: 5000)" in report
+    assert "![curves](toy/figures/curves.png)" in report
+    assert "\n## toy\n" in report and "\n## no_such_paper\n" in report
+
+
+def test_unknown_paper_is_rejected(capsys):
+    with pytest.raises(SystemExit):
+        run_all.parse_args(["--papers", "unet_ms,nope"])
+    assert "unknown paper(s) nope" in capsys.readouterr().err
