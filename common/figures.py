@@ -98,12 +98,17 @@ def plot_error_maps(truth, pred, png, scale=255.0, title="Errors"):
 
 def plot_renders(truth, pred, wavelengths, png, inputs=None, title="sRGB renders"):
     """sRGB of the truth and the reconstruction (and of an RGB input when given)."""
-    from data_prep.render import display_srgb
+    from data_prep.render import cube_to_xyz, display_srgb
 
+    # One exposure for both, set by the truth, so a brightness error stays visible.
+    peak = float(np.percentile(cube_to_xyz(truth, wavelengths)[..., 1], 99))
     panels = []
     if inputs is not None:
         panels.append(("input", np.clip(inputs, 0, 1)))
-    panels += [("truth", display_srgb(truth, wavelengths)), ("reconstruction", display_srgb(pred, wavelengths))]
+    panels += [
+        ("truth", display_srgb(truth, wavelengths, peak=peak)),
+        ("reconstruction", display_srgb(pred, wavelengths, peak=peak)),
+    ]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4))
     for axis, (label, image) in zip(np.atleast_1d(axes), panels):
         axis.imshow(np.clip(image, 0, 1))
