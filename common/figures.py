@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common.io import atomic_path  # noqa: E402
+from common.metrics import sam_map  # noqa: E402
 from common.training import read_log  # noqa: E402
 
 
@@ -71,18 +72,10 @@ def plot_spectra(truth, pred, wavelengths, png, pixels=None, title="Spectra: tru
     return _save(fig, png)
 
 
-def spectral_angle_map(truth, pred):
-    """Per-pixel spectral angle in degrees (0 where either spectrum is all zero)."""
-    dot = np.sum(truth.astype(np.float64) * pred, axis=-1)
-    norms = np.linalg.norm(truth, axis=-1) * np.linalg.norm(pred, axis=-1)
-    cosine = np.divide(dot, norms, out=np.ones_like(dot), where=norms > 0)
-    return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
-
-
 def plot_error_maps(truth, pred, png, scale=255.0, title="Errors"):
     """Mean absolute error over bands (on a 0-``scale`` range) and the spectral-angle map."""
     error = np.abs(truth.astype(np.float64) - pred).mean(axis=-1) * scale
-    angle = spectral_angle_map(truth, pred)
+    angle = sam_map(truth, pred)  # NaN (blank) where a spectrum is all zero
     fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
     shown = axes[0].imshow(error, cmap="magma")
     axes[0].set_title(f"mean |error| over bands (0-{scale:g})")
