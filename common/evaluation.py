@@ -25,10 +25,15 @@ def evaluate_images(items, metric_fns):
         for metric, fn in metric_fns.items():
             row[metric] = float(fn(truth, pred, **kwargs))
         rows.append(row)
+    return summarize(rows, list(metric_fns))
+
+
+def summarize(rows, metrics):
+    """Mean and population std over images of per-image rows ({"image": ..., metric: value})."""
     if not rows:
-        raise ValueError("evaluate_images: no test images")
+        raise ValueError("no test images to summarize")
     summary = {"per_image": rows, "mean": {}, "std": {}, "n_images": len(rows)}
-    for metric in metric_fns:
+    for metric in metrics:
         values = np.array([row[metric] for row in rows], dtype=np.float64)
         summary["mean"][metric] = float(values.mean())
         summary["std"][metric] = float(values.std())

@@ -99,22 +99,27 @@ def _pixels(gt, rec, mask, metric, first="gt", second="rec"):
     return gt[mask], rec[mask]
 
 
-def _check_policy(zero_policy, metric, allowed=ZERO_POLICIES):
+def _check_policy(zero_policy, metric, allowed=ZERO_POLICIES, what="zero_policy"):
     if zero_policy not in allowed:
-        raise KitError(f"{metric}: zero_policy must be one of {allowed}, got {zero_policy!r}")
+        raise KitError(f"{metric}: {what} must be one of {allowed}, got {zero_policy!r}")
 
 
 # -------------------------------------------------------------------- error magnitudes
 
 
-def rmse(gt, rec, mask=None):
-    """Root mean squared error over every element: ``sqrt(mean((gt - rec)^2))``.
+def rmse(gt, rec, mask=None, mode="cube"):
+    """Root mean squared error.
 
-    Scale: the inputs' units. Convention: one value over all pixels and bands of the
-    image (NTIRE scorers; ms_ssfnet's RMSE). With ``mask`` (bool H x W), over the
-    selected pixels and all their bands. Perfect value 0.
+    ``mode='cube'`` (default): ``sqrt(mean((gt - rec)^2))``, one value over all pixels and
+    bands of the image (NTIRE scorers). ``mode='band_mean'``: the RMSE of each 2-D band
+    image, then the mean over bands (ms_ssfnet, Sec. 4.1, "computed on each 2D band
+    image"); never larger than the cube value. Scale: the inputs' units. With ``mask``
+    (bool H x W), over the selected pixels. Perfect value 0.
     """
+    _check_policy(mode, "rmse", ("cube", "band_mean"), what="mode")
     gt, rec = _pixels(gt, rec, mask, "rmse")
+    if mode == "band_mean":
+        return float(np.mean(np.sqrt(np.mean((gt - rec) ** 2, axis=0))))
     return float(np.sqrt(np.mean((gt - rec) ** 2)))
 
 

@@ -150,6 +150,7 @@ def fit(
         inputs,
         targets,
         batch_size=batch_size,
+        shuffle=targets is not None,  # a tf.data pipeline shuffles itself
         validation_data=val_data,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,

@@ -374,3 +374,13 @@ def test_keras_metrics_in_compile_and_fit():
     logs = model.evaluate(x, x, verbose=0, return_dict=True)
     assert {"sam", "psnr", "ssim"} <= set(logs)
     assert all(math.isfinite(v) for v in logs.values())
+
+
+def test_rmse_band_mean_by_hand():
+    # Band 0 errors (1, 1, 1, 1) -> RMSE 1; band 1 errors (3, 3, 3, 3) -> RMSE 3; mean 2.
+    gt = np.zeros((2, 2, 2))
+    rec = np.stack([np.ones((2, 2)), 3 * np.ones((2, 2))], axis=-1)
+    assert metrics.rmse(gt, rec, mode="band_mean") == pytest.approx(2.0)
+    assert metrics.rmse(gt, rec) == pytest.approx(np.sqrt(5.0))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        metrics.rmse(gt, rec, mode="bands")
