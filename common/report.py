@@ -147,14 +147,14 @@ def table_markdown(published_table, measured_table):
     metrics = list(published_table["metrics"])
     measured_rows = {row["method"]: row for row in (measured_table or {}).get("rows", [])}
     paper_data = published_table.get("dataset_short") or published_table["dataset"]
-    run_data = (measured_table or {}).get("dataset", "not run")
+    run_data = (measured_table or {}).get("dataset_short") or (measured_table or {}).get("dataset", "not run")
     comparable = bool(
         published_table.get("dataset_key")
         and published_table.get("dataset_key") == (measured_table or {}).get("dataset_key")
     )
     lines = [f"**{published_table['caption']}**", ""]
     lines.append(f"- paper: {published_table['dataset']}")
-    lines.append(f"- this run: {run_data}")
+    lines.append(f"- this run: {(measured_table or {}).get('dataset', 'not run')}")
     if not comparable:
         lines.append("- **not comparable: different data.** Compare the gaps between methods, not the values.")
     lines.append("")
