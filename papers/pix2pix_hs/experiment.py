@@ -1,0 +1,273 @@
+"""Training, evaluation and the comparison with Table 1 and Fig. 4 for pix2pix_hs.
+
+- ``train``: every cGAN of the plan (the full net on each fold and run; the per-pixel
+  1-branch net, and for ``ablation`` every branch count of Fig. 4, on the ablation fold)
+  through ``common.training.fit`` (resume, CSV / TensorBoard logs); the generator is also
+  saved as ``<name>_generator.keras``.
+- ``evaluate``: each test image is cut into non-overlapping tiles (256 in the paper),
+  each tile goes through G, the tiles are stitched (Sec. 2.3), and RMSE (0-255), RMSERel,
+  GFC and CIEDE2000 are computed over the valid pixels (Sec. 3.2, Table 1). A fold's value
+  is the mean over all its valid test pixels (images weighted by their pixel counts); the
+  weighted average pools both folds; runs are averaged, with their spread as the std.
+  The linear-regression baseline goes through the same code.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import metrics as M
+from common.evaluation import evaluate_images
+from common.io import KitError, atomic_write_json, save_model_atomic
+from papers.pix2pix_hs import baselines
+from papers.pix2pix_hs import data as D
+from papers.pix2pix_hs.config import get_profile, model_settings
+from papers.pix2pix_hs.model import build_pix2pix_hs, from_tanh_range, to_tanh_range
+
+PAPER = "pix2pix_hs"
+PUBLISHED_PATH = Path(__file__).resolve().parent / "published.json"
+METHOD = "Ours (weighted avg.)"  # Table 1 row of the full net
+METRIC_ORDER = ("RMSE", "RMSERel", "GFC", "dE00")
+RECEPTIVE_FIELDS = ("1x1", "3x3", "7x7", "15x15", "31x31", "63x63", "127x127", "255x255", "256x256")
+
+
+def branch_row(n_branches):
+    """Fig. 4 row name of the generator with ``n_branches`` branches (as in published.json)."""
+    label = "1 branch" if n_branches == 1 else f"{n_branches} branches"
+    full = ", full net" if n_branches == 9 else ""
+    return f"{label} (RF {RECEPTIVE_FIELDS[n_branches - 1]}{full})"
+
+
+def model_name(n_branches, fold_id, run_index):
+    return f"cgan{n_branches}_fold{fold_id}_run{run_index}"
+
+
+# ----------------------------------------------------------------------------- metrics
+def table1_metrics(wavelengths, scale=255.0):
+    """Table 1's metrics ({name: fn(truth, pred, mask)}) on cubes in [0, 1] (Sec. 3.2).
+
+    RMSE on the 0-``scale`` range, per pixel over the spectrum then averaged; RMSERel per
+    pixel relative to its mean true value; GFC per pixel; CIEDE2000 between the CIELAB
+    values (CIE 1964 10-degree XYZ with the eq. 8-9 normalisation, D65 10-degree white)
+    of the true and the reconstructed spectra. ``mask`` keeps the valid pixels.
+    """
+    from data_prep.render import cube_to_xyz, xyz_to_lab
+
+    def lab(cube):
+        return xyz_to_lab(cube_to_xyz(cube, wavelengths))
+
+    return {
+        "RMSE": lambda t, p, mask: M.rmse_per_pixel(t * scale, p * scale, mask=mask),
+        "RMSERel": lambda t, p, mask: M.rmse_rel_per_pixel(t, p, mask=mask),
+        "GFC": lambda t, p, mask: M.gfc(t, p, mask=mask),
+        "dE00": lambda t, p, mask: M.ciede2000(lab(t), lab(p), mask=mask),
+    }
+
+
+def pooled(rows):
+    """Mean of per-image values weighted by each image's valid pixels (a per-pixel mean)."""
+    weights = np.array([row["n_pixels"] for row in rows], dtype=np.float64)
+    return {m: float(np.sum(weights * [row[m] for row in rows]) / weights.sum()) for m in METRIC_ORDER}
+
+
+# ----------------------------------------------------------------------------- the plan
+def plan(profile, folds, branches):
+    """[(n_branches, fold, run_index)]: the full net on every fold and run, the other
+    branch counts (Fig. 4) on the ablation fold (ICVL fold 1, or the only fold)."""
+    runs = profile["data"]["runs_per_fold"]
+    full = profile["model"]["n_branches"]
+    ablation_fold = next((f for f in folds if f["id"] == profile["eval"]["ablation_fold"]), folds[-1])
+    items = [(full, fold, r) for fold in folds for r in range(runs)]
+    items += [(k, ablation_fold, r) for k in sorted(set(branches) - {full}) for r in range(runs)]
+    return items, ablation_fold
+
+
+# ----------------------------------------------------------------------------- training
+def _gan(profile, n_branches):
+    return build_pix2pix_hs(model_settings(profile, n_branches))
+
+
+def train_one(run, store, fold, profile, n_branches, run_index):
+    """Train one cGAN (or load it when this run folder already finished it)."""
+    from common.training import count_params, fit, set_seed
+
+    tsettings = profile["train"]
+    epochs = run.args.epochs or tsettings["epochs"]
+    name = model_name(n_branches, fold["id"], run_index)
+    facts_path = run.out_dir / f"{name}_facts.json"
+    set_seed(run.seed + 1000 * run_index + n_branches)
+    gan = _gan(profile, n_branches)
+    crops = D.RandomCrops(store, fold["train"], tsettings["crop"], batch_size=tsettings["batch_size"],
+                          crops_per_image=tsettings["crops_per_image"], seed=run.seed + 1000 * run_index)
+    val = D.centre_crops(store, fold["val"], tsettings["crop"]) if fold["val"] else None
+    trainable = count_params(gan.generator)[0] + count_params(gan.discriminator)[0]
+    already = (run.out_dir / f"{name}.done").is_file() and facts_path.is_file()
+    run.stage(f"{'loading' if already else 'training'} {name}: G {gan.generator.count_params():,} + "
+              f"D {gan.discriminator.count_params():,} weights, {epochs} epochs x {len(crops)} steps of "
+              f"{tsettings['crop']}x{tsettings['crop']} crops, D {gan.d_iterations} / G {gan.g_iterations} steps")
+    started = time.monotonic()
+    history = fit(gan, crops, val, epochs=epochs, run_dir=run.out_dir, name=name, save_keras=False,
+                  verbose=2 if not already else 0)
+    if already:
+        return gan.generator, json.loads(facts_path.read_text())
+    seconds = time.monotonic() - started
+    save_model_atomic(gan.generator, run.out_dir / f"{name}_generator.keras")
+    last = {key: values[-1] for key, values in history.items() if key != "epoch" and values}
+    facts = {"name": name, "n_branches": n_branches, "fold": fold["id"], "run": run_index,
+             "train_seconds": seconds, "epochs": epochs, "steps": epochs * len(crops),
+             "trainable_parameters": trainable,
+             "generator_parameters": gan.generator.count_params(),
+             "discriminator_parameters": gan.discriminator.count_params(), "final_logs": last}
+    atomic_write_json(facts_path, facts)
+    run.stage(f"{name} trained in {seconds:.0f}s; last epoch: " + ", ".join(
+        f"{k} {v:.4g}" for k, v in last.items() if not k.startswith("val_")))
+    return gan.generator, facts
+
+
+def load_generator(run, n_branches, fold, run_index):
+    import keras
+
+    name = model_name(n_branches, fold["id"], run_index)
+    path = run.out_dir / f"{name}_generator.keras"
+    if not path.is_file():
+        raise KitError(f"{run.out_dir}: no trained {name} here; run `python -m papers.{PAPER} train` "
+                       f"with the same arguments first (or pass its folder with --out)")
+    facts_path = run.out_dir / f"{name}_facts.json"
+    facts = json.loads(facts_path.read_text()) if facts_path.is_file() else {}
+    return keras.models.load_model(path), facts
+
+
+# ----------------------------------------------------------------------------- evaluation
+def reconstruct(generator, rgb, tile):
+    """Sec. 2.3: non-overlapping tiles through G, stitched; [0, 1] in and out."""
+    from common.inference import predict_tiled
+
+    return from_tanh_range(predict_tiled(generator, to_tanh_range(rgb), tile=tile))
+
+
+def evaluate_method(predict, store, names, tile, fns):
+    """Per-image rows (with ``n_pixels``) of one method over ``names``; and the first
+    image's (rgb, truth, prediction) for the figures."""
+    rows, first = [], None
+    for name in names:
+        rgb, hs, mask = D.test_pair(store, name, tile)
+        pred = predict(rgb)
+        row = evaluate_images([(name, hs, pred, {"mask": mask})], fns)["per_image"][0]
+        row["n_pixels"] = int(mask.sum())
+        rows.append(row)
+        if first is None:
+            first = (rgb, hs, pred)
+    return rows, first
+
+
+def _mean_std(per_run):
+    """Mean and population std over runs of {metric: value} dicts (std only with 2+ runs)."""
+    mean = {m: float(np.mean([v[m] for v in per_run])) for m in METRIC_ORDER}
+    std = {m: float(np.std([v[m] for v in per_run])) for m in METRIC_ORDER} if len(per_run) > 1 else {}
+    return mean, std
+
+
+def measured_tables(results, linreg_rows, folds, ablation_fold, profile, dataset_key, dataset_text):
+    """Table 1 and Fig. 4 in the published shape from the per-image rows of every model."""
+    full = profile["model"]["n_branches"]
+    runs = profile["data"]["runs_per_fold"]
+    table1 = []
+    per_run_avg = [pooled([row for fold in folds for row in results[(full, fold["id"], r)]]) for r in range(runs)]
+    mean, std = _mean_std(per_run_avg)
+    table1.append({"method": METHOD, "values": mean, "std": std})
+    if len(folds) > 1:
+        for fold in folds:
+            mean, std = _mean_std([pooled(results[(full, fold["id"], r)]) for r in range(runs)])
+            table1.append({"method": f"Ours (fold {fold['id']})", "values": mean, "std": std})
+    if linreg_rows:
+        table1.append({"method": baselines.LINREG_NAME,
+                       "values": pooled([row for rows in linreg_rows.values() for row in rows])})
+    fig4 = []
+    for k in sorted({key[0] for key in results}):
+        if all((k, ablation_fold["id"], r) in results for r in range(runs)):
+            mean, std = _mean_std([pooled(results[(k, ablation_fold["id"], r)]) for r in range(runs)])
+            fig4.append({"method": branch_row(k), "values": mean, "std": std})
+    fold_text = "all folds" if len(folds) > 1 else "its one fold"
+    notes1 = (f"{runs} run(s) per fold; std = spread over runs (none with one run). The weighted average "
+              f"pools the valid test pixels of {fold_text}.")
+    notes4 = (f"Models trained and tested on fold {ablation_fold['id']}. The full net for "
+              f"{profile['train']['crop']}x{profile['train']['crop']} crops has {full} branches.")
+    return [
+        {"id": "table1", "dataset": dataset_text, "dataset_key": dataset_key, "rows": table1, "notes": notes1},
+        {"id": "fig4", "dataset": dataset_text if len(folds) == 1 else f"{dataset_text}; fold {ablation_fold['id']}",
+         "dataset_key": dataset_key,
+         "rows": fig4, "notes": notes4},
+    ]
+
+
+def run_experiment(run, dataset, profile, branches, train=True):
+    """Train (or load) every model of the plan and evaluate them; returns what
+    ``__main__`` reports."""
+    folds, split_text = D.make_folds(dataset)
+    max_test = profile["data"]["max_test_images"]
+    if max_test:
+        for fold in folds:
+            fold["test"] = fold["test"][:max_test]
+    names = sorted({n for fold in folds for part in ("train", "val", "test") for n in fold[part]})
+    store = D.PairStore(dataset, names, stage=run.stage)
+    tile = profile["eval"]["tile"]
+    fns = table1_metrics(store.wavelengths, profile["eval"]["metric_scale"])
+    items, ablation_fold = plan(profile, folds, branches)
+    full = profile["model"]["n_branches"]
+
+    results, facts, shown = {}, [], None
+    for n_branches, fold, run_index in items:
+        if train:
+            generator, model_facts = train_one(run, store, fold, profile, n_branches, run_index)
+        else:
+            generator, model_facts = load_generator(run, n_branches, fold, run_index)
+        facts.append(model_facts)
+        started = time.monotonic()
+        rows, first = evaluate_method(lambda rgb: reconstruct(generator, rgb, tile), store, fold["test"], tile, fns)
+        results[(n_branches, fold["id"], run_index)] = rows
+        run.stage(f"evaluated {model_name(n_branches, fold['id'], run_index)} on {len(rows)} test image(s) "
+                  f"in {time.monotonic() - started:.0f}s: " + ", ".join(
+                      f"{m} {v:.4g}" for m, v in pooled(rows).items()))
+        if shown is None and n_branches == full:
+            shown = (fold["test"][0], model_name(n_branches, fold["id"], run_index), first)
+
+    linreg_rows = {}
+    if "linear_regression" in profile["eval"]["baselines"]:
+        for fold in folds:
+            rgb, hs = D.sample_pixels(store, fold["train"], profile["eval"]["linreg_max_pixels"], seed=run.seed)
+            model = baselines.LinearRegression().fit(rgb, hs)
+            linreg_rows[fold["id"]], _ = evaluate_method(model.predict, store, fold["test"], tile, fns)
+            run.stage(f"linear regression (fold {fold['id']}, {len(rgb):,} training pixels): " + ", ".join(
+                f"{m} {v:.4g}" for m, v in pooled(linreg_rows[fold["id"]]).items()))
+    store.close()
+    return {"folds": folds, "split_text": split_text, "results": results, "linreg_rows": linreg_rows,
+            "facts": facts, "shown": shown, "ablation_fold": ablation_fold, "wavelengths": store.wavelengths}
+
+
+def figures(run, outcome, logs):
+    """The standard figures of the first test image of the full net."""
+    from common.figures import standard_figures
+
+    image, _, (rgb, hs, pred) = outcome["shown"]
+    return standard_figures(run.out_dir, hs, pred, outcome["wavelengths"], logs, inputs=rgb, prefix=f"{image}_")
+
+
+def per_image_section(outcome):
+    from common.evaluation import per_image_markdown
+
+    parts = []
+    for (k, fold_id, r), rows in sorted(outcome["results"].items(), key=lambda kv: str(kv[0])):
+        std = {m: float(np.std([row[m] for row in rows])) for m in METRIC_ORDER}
+        summary = {"per_image": rows, "mean": pooled(rows), "std": std}
+        parts += [f"**{model_name(k, fold_id, r)}** ({branch_row(k)}; RMSE on 0-255; the mean pools all "
+                  "valid pixels, the std is over images)", "",
+                  per_image_markdown(summary, METRIC_ORDER), ""]
+    return "\n".join(parts)
+
+
+def paper_parameter_count():
+    """Weights of the paper-profile G and D (built, not trained)."""
+    gan = _gan(get_profile("paper"), None)
+    return {"generator": gan.generator.count_params(), "discriminator": gan.discriminator.count_params()}
