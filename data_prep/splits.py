@@ -10,9 +10,9 @@ SHA-256 of "<seed>:<name>" (``seeded_order``) and the first ones are held out.
 - unet_ms (Sec. 4): NTIRE 2018 test BGU_HS_00257, 259, 261, 263, 265 (printed as
   "BGU 00257" ...); train on the 256 images BGU_HS_00001-00256.
 - pix2pix_hs (Sec. 3.3): two folds of 100 ICVL images, train on one and test on the
-  other. The fold lists are not published: ``icvl_folds`` makes them from a seeded
-  order of the sorted names (one of 201 images is left out), or reads fold 0 from a
-  user's list file.
+  other. The authors published the lists (test0.csv, test1.csv at
+  https://aitorshuffle.github.io/files/pbdl2017data/); they are in ``split_lists/``
+  and ``icvl_folds`` uses them (one of the 201 images is in neither fold).
 - ms_ssfnet (Sec. 4): random Harvard 40/10 (of the 50 daylight images, folder CZ_hsdb),
   ICVL 71/30 (of "the 101 images used in [6]", not listed: a seeded choice of 101),
   NUS 41/25 (the NUS data ships its own training/testing folders; used when present).
@@ -40,7 +40,8 @@ NTIRE2020_TRAIN = tuple(f"ARAD_HS_{i:04d}" for i in range(1, 451))
 NTIRE2020_VALIDATION = tuple(
     f"ARAD_HS_{i:04d}" for i in (451, 453, 455, 456, 457, 459, 462, 463, 464, 465))
 
-ICVL_FOLD_SIZE = 100
+SPLIT_LISTS = Path(__file__).resolve().parent / "split_lists"
+ICVL_FOLD_FILES = (SPLIT_LISTS / "icvl_pix2pix_test0.txt", SPLIT_LISTS / "icvl_pix2pix_test1.txt")
 MS_SSFNET_SPLITS = {  # dataset: (images used, test images)
     "harvard": (50, 10),
     "icvl": (101, 30),
@@ -122,25 +123,15 @@ def unet_ms_split(dataset):
     return {"train": train, "test": test}
 
 
-def icvl_folds(names, seed=0, fold0_file=None):
-    """pix2pix_hs's two ICVL folds: [{'train': fold 1, 'test': fold 0}, {'train': fold 0,
-    'test': fold 1}].
-
-    Without ``fold0_file``: the first and second ``ICVL_FOLD_SIZE`` names of
-    ``seeded_order`` (halves when fewer than 200 images). With it: fold 0 is the listed
-    names and fold 1 every other name.
-    """
-    names = sorted(names)
-    if fold0_file is not None:
-        rest, fold0 = named_split(names, read_name_list(fold0_file), what=f"{fold0_file}:")
-        fold1 = rest
-    else:
-        size = min(ICVL_FOLD_SIZE, len(names) // 2)
-        if size < 1:
-            raise KitError(f"two folds need at least 2 images, got {len(names)}")
-        order = seeded_order(names, seed)
-        fold0, fold1 = sorted(order[:size]), sorted(order[size:2 * size])
-    return [{"train": fold1, "test": fold0}, {"train": fold0, "test": fold1}]
+def icvl_folds(names, fold_files=ICVL_FOLD_FILES):
+    """pix2pix_hs's two ICVL folds, ``[{'train': fold 1, 'test': fold 0}, {'train': fold 0,
+    'test': fold 1}]``, from the two list files (the authors' by default). A listed image
+    missing from ``names`` raises a ``KitError`` naming the list and the image."""
+    folds = []
+    for path in fold_files:
+        _, listed = named_split(names, read_name_list(path), what=f"ICVL fold list {path}:")
+        folds.append(listed)
+    return [{"train": folds[1], "test": folds[0]}, {"train": folds[0], "test": folds[1]}]
 
 
 def ms_ssfnet_split(dataset, seed=0):

@@ -79,8 +79,11 @@ def test_tiles_cover_the_paper_region():
         D.tiled_region((40, 300), 64)
 
 
+from data_prep.splits import ICVL_FOLD_FILES, read_name_list  # noqa: E402
+
+
 def test_icvl_folds_are_the_authors_lists():
-    lists = [D.read_fold_list(path) for path in D.ICVL_FOLD_LISTS]
+    lists = [read_name_list(path) for path in ICVL_FOLD_FILES]
     assert [len(names) for names in lists] == [100, 100]  # Sec. 3.3: two folds of 100
     assert not set(lists[0]) & set(lists[1])
     dataset = FakeICVL(None, sorted(lists[0] + lists[1] + ["extra_0000-0000"]))
@@ -92,7 +95,7 @@ def test_icvl_folds_are_the_authors_lists():
 
 
 def test_icvl_folds_name_a_missing_image():
-    lists = D.read_fold_list(D.ICVL_FOLD_LISTS[0])
+    lists = read_name_list(ICVL_FOLD_FILES[0])
     with pytest.raises(ValueError, match="not in the dataset"):
         D.make_folds(FakeICVL(None, lists))  # fold 1's images are missing
 

@@ -385,16 +385,15 @@ def test_random_split_is_seeded_disjoint_and_order_free():
         splits.random_split(names, 50)
 
 
-def test_icvl_folds_and_a_user_list(tmp_path):
-    names = [f"scene_{i:03d}" for i in range(201)]
-    folds = splits.icvl_folds(names, seed=0)
-    assert [len(f["test"]) for f in folds] == [100, 100]
-    assert folds[0]["test"] == folds[1]["train"] and not set(folds[0]["test"]) & set(folds[1]["test"])
-    listing = tmp_path / "fold0.txt"
-    listing.write_text("# fold 0\nscene_000\nscene_005  # a comment\n\n")
-    folds = splits.icvl_folds(names[:6], fold0_file=listing)
-    assert folds[0]["test"] == ["scene_000", "scene_005"] and len(folds[1]["test"]) == 4
-    _raises_naming(tmp_path / "missing.txt", lambda: splits.icvl_folds(names, fold0_file=tmp_path / "missing.txt"))
+def test_icvl_folds_from_list_files(tmp_path):
+    names = [f"scene_{i:03d}" for i in range(7)]
+    fold0, fold1 = tmp_path / "fold0.txt", tmp_path / "fold1.txt"
+    fold0.write_text("# fold 0\nscene_000\nscene_005  # a comment\n\n")
+    fold1.write_text("scene_001\nscene_002\nscene_003\n")
+    folds = splits.icvl_folds(names, fold_files=(fold0, fold1))
+    assert folds[0] == {"train": ["scene_001", "scene_002", "scene_003"], "test": ["scene_000", "scene_005"]}
+    assert folds[1] == {"train": ["scene_000", "scene_005"], "test": ["scene_001", "scene_002", "scene_003"]}
+    _raises_naming(tmp_path / "missing.txt", lambda: splits.icvl_folds(names, fold_files=(tmp_path / "missing.txt", fold1)))
 
 
 def test_ms_ssfnet_splits():

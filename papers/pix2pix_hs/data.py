@@ -34,7 +34,6 @@ from common.io import KitError, atomic_path
 
 SUPPORTED = ("icvl",)
 HERE = Path(__file__).resolve().parent
-ICVL_FOLD_LISTS = (HERE / "splits" / "icvl_test0.txt", HERE / "splits" / "icvl_test1.txt")
 CACHE_DIR = HERE.parents[1] / "cache" / "pix2pix_hs"
 STORE_FORMAT = 1  # bump when the stored layout or the preparation changes
 UINT16_PEAK = 65535.0
@@ -64,27 +63,17 @@ def prepare_pair(cube):
 
 
 # ----------------------------------------------------------------------------- splits
-def read_fold_list(path):
-    from data_prep.splits import read_name_list
-
-    return read_name_list(path)
-
-
 def make_folds(dataset):
     """The train / test folds of a run, and a sentence describing them.
 
-    ICVL: the paper's two folds (Sec. 3.3) from the authors' lists; fold k tests on list k
-    and trains on the other list. Synthetic: one fold, its own train / val / test split.
+    ICVL: the paper's two folds (Sec. 3.3) from the authors' lists
+    (``data_prep.splits.icvl_folds``); fold k tests on list k and trains on the other
+    list. Synthetic: one fold, its own train / val / test split.
     """
-    from data_prep.splits import named_split
+    from data_prep.splits import icvl_folds
 
     if dataset.name == "icvl":
-        lists = [read_fold_list(path) for path in ICVL_FOLD_LISTS]
-        folds = []
-        for k in (0, 1):
-            _, test = named_split(dataset.names, lists[k], what=f"ICVL fold {k} ({ICVL_FOLD_LISTS[k].name})")
-            _, train = named_split(dataset.names, lists[1 - k], what=f"ICVL fold {1 - k} ({ICVL_FOLD_LISTS[1 - k].name})")
-            folds.append({"id": k, "train": train, "val": [], "test": test})
+        folds = [{"id": k, "val": [], **fold} for k, fold in enumerate(icvl_folds(dataset.names))]
         text = (f"ICVL folds of Alvarez-Gila et al. (train/test {len(folds[0]['train'])}/"
                 f"{len(folds[0]['test'])} and {len(folds[1]['train'])}/{len(folds[1]['test'])})")
         return folds, text
