@@ -14,7 +14,7 @@
   range [-1, 1], as a ``keras.utils.PyDataset`` (works on the TensorFlow and JAX
   backends alike, no TensorFlow needed).
 - Splits (Sec. 3.3): ICVL's two folds of 100 images, the authors' published lists
-  (``splits/icvl_test0.txt``, ``icvl_test1.txt``: fold k tests on list k and trains on
+  (``data_prep/split_lists/icvl_pix2pix_test0.txt`` and ``_test1.txt``: fold k tests on list k and trains on
   the other list); the synthetic set uses its own train / val / test split.
 - Test tiles (Sec. 2.3): non-overlapping ``tile`` x ``tile`` tiles over the top-left
   region whose sides are the largest multiples of the tile (1280 x 1280 for ICVL's
