@@ -83,7 +83,7 @@ class Run:
 
     paper: str
     args: argparse.Namespace
-    out_dir: Path
+    folder: Path
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -93,6 +93,17 @@ class Run:
     @property
     def profile(self):
         return self.args.profile
+
+    record: dict = field(default_factory=dict)
+
+    @property
+    def out_dir(self):
+        """The run folder. It is created (with its ``run_args.json``) on first use, so a run
+        that fails on its inputs before writing anything leaves nothing behind."""
+        if not (self.folder / "run_args.json").is_file():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.folder / "run_args.json", self.record)
+        return self.folder
 
     def path(self, *parts):
         path = self.out_dir.joinpath(*parts)
@@ -108,10 +119,10 @@ class Run:
 
     @property
     def complete(self):
-        return (self.out_dir / "COMPLETE").exists()
+        return (self.folder / "COMPLETE").exists()
 
     def finish(self):
-        atomic_write_text(self.out_dir / "COMPLETE", datetime.datetime.now().isoformat() + "\n")
+        atomic_write_text(self.path("COMPLETE"), datetime.datetime.now().isoformat() + "\n")
         self.stage(f"done: results in {self.out_dir}")
 
 
@@ -155,10 +166,13 @@ def prepare_run(args, paper):
         if out_dir is None:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             out_dir = base / stamp
+            suffix = 1
+            while out_dir.exists():  # another run started within the same second
+                suffix += 1
+                out_dir = base / f"{stamp}-{suffix}"
     resumed = (out_dir / "run_args.json").is_file()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / "run_args.json", {**identity, "command": args.command, "argv": sys.argv[1:]})
-    run = Run(paper=paper, args=args, out_dir=out_dir)
+    record = {**identity, "command": args.command, "argv": sys.argv[1:]}
+    run = Run(paper=paper, args=args, folder=out_dir, record=record)
     run.stage(f"{'resuming' if resumed else 'starting'} {args.command} ({args.profile} profile) in {out_dir}")
     return run
 

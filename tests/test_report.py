@@ -90,7 +90,7 @@ def test_load_published_rejects_missing_headline_row(tmp_path):
 
 def test_write_results_writes_both_files(tmp_path):
     args = argparse.Namespace(profile="quick", seed=3, command="reproduce")
-    run = Run(paper="toy", args=args, out_dir=tmp_path)
+    run = Run(paper="toy", args=args, folder=tmp_path)
     write_results(run, PUBLISHED, _measured())
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["seed"] == 3 and metrics["beats_baseline"] is True
