@@ -83,10 +83,17 @@ def _check_root(root, title):
     return root
 
 
+def _cannot_list(error):
+    """os.walk's onerror: a folder that cannot be listed is an error, not an empty folder."""
+    if isinstance(error, PermissionError):
+        raise KitError(f"{error.filename}: permission denied (cannot list the folder)")
+    raise KitError(f"{error.filename}: cannot list the folder ({error.strerror})")
+
+
 def _walk(root, suffixes):
     """Sorted paths under root whose name ends with one of ``suffixes`` (case-insensitive)."""
     found = []
-    for folder, dirs, files in os.walk(root, followlinks=True):
+    for folder, dirs, files in os.walk(root, followlinks=True, onerror=_cannot_list):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _IGNORED_DIRS)
         for entry in files + dirs:
             if not entry.startswith(".") and entry.lower().endswith(suffixes):

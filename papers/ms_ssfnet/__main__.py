@@ -3,4 +3,5 @@
 from common.cli import run_main
 from papers.ms_ssfnet.experiment import main
 
-run_main(main)
+if __name__ == "__main__":
+    run_main(main)
