@@ -221,10 +221,19 @@ def comparison_markdown(published, measured):
         lines.append(f"- {note}")
     if measured.get("notes"):
         lines.append("")
+    unmeasured = []
     for table in published["tables"]:
+        measured_table = _find_table(measured.get("tables", []), table["id"])
+        if measured_table is None:
+            unmeasured.append(table)
+            continue
         lines.append(f"## {table['id']}")
         lines.append("")
-        lines.append(table_markdown(table, _find_table(measured.get("tables", []), table["id"])))
+        lines.append(table_markdown(table, measured_table))
+        lines.append("")
+    if unmeasured:
+        lines += ["## Published tables this run did not measure", ""]
+        lines += [f"- {t['id']}: {t['caption']} ({t['dataset']}); see published.json" for t in unmeasured]
         lines.append("")
     extra_tables = [t for t in measured.get("tables", []) if _find_table(published["tables"], t["id"]) is None]
     for table in extra_tables:

@@ -95,3 +95,12 @@ def test_write_results_writes_both_files(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["seed"] == 3 and metrics["beats_baseline"] is True
     assert (tmp_path / "comparison.md").read_text().startswith("# toy")
+
+
+def test_unmeasured_tables_are_listed_not_tabulated():
+    published = json.loads(json.dumps(PUBLISHED))
+    extra = dict(published["tables"][0], id="t2", caption="Table 2 per image")
+    published["tables"].append(extra)
+    text = comparison_markdown(published, _measured())
+    assert "## t1" in text and "## t2" not in text
+    assert "- t2: Table 2 per image (CAVE, 7 test scenes)" in text
