@@ -1,0 +1,103 @@
+"""The cheap baselines of unet_ms Table 2, run by the same evaluation as the network.
+
+- **Spline interpolation** (Sec. 4.2, "the most primitive baseline"): each RGB pixel's
+  r, g, b values are placed at 700, 550 and 450 nm ("according to the visible spectrum")
+  and a cubic spline through those three points is evaluated at the 31 band centres.
+  Through three points the not-a-knot cubic spline (scipy's ``CubicSpline`` default, and
+  MATLAB's ``spline``/``interp1(..., 'spline')``) is the single parabola through them;
+  outside 450-700 nm it is extrapolated. The paper says nothing of clipping, so none is
+  applied. Values are used as they come: RGB / 255 and HS / 4095 both on [0, 1], as the
+  released code scales them. The map is linear in (r, g, b), so it is a fixed 3 x 31
+  matrix applied to every pixel.
+- **Linear regression** (this kit's addition, not a row of Table 2): a 3 x 31 matrix
+  fitted by least squares from training RGB pixels to their spectra. The paper fits the
+  reverse projection (31 -> 3) "using training data with conventional linear regression"
+  for Arad et al. and A+; the forward least-squares map is the simplest learned
+  RGB -> spectrum method and shows how much the U-Net gains over any linear one.
+
+Arad et al. (K-SVD + OMP) and A+ need the authors' MATLAB codes and are not reproduced;
+Galliani et al.'s FC-DenseNet is left out (see the README).
+"""
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from common.io import KitError
+
+#: Sec. 4.2: wavelengths (nm) at which the r, g and b values are placed.
+SPLINE_KNOTS_NM = {"r": 700.0, "g": 550.0, "b": 450.0}
+
+SPLINE_NAME = "Spline interpolation"  # the row "Interpolation" of Table 2
+LINREG_NAME = "Linear regression (RGB -> 31 bands, least squares)"
+
+
+def spline_matrix(wavelengths):
+    """The (3, C) matrix S with ``rgb @ S`` = the spline through (700, r), (550, g), (450, b)."""
+    wavelengths = np.asarray(wavelengths, dtype=np.float64)
+    knots = np.array([SPLINE_KNOTS_NM["b"], SPLINE_KNOTS_NM["g"], SPLINE_KNOTS_NM["r"]])
+    # One spline per input channel (columns r, g, b), each 1 at its own knot, 0 at the others.
+    values_at_knots = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    spline = CubicSpline(knots, values_at_knots, axis=0, bc_type="not-a-knot", extrapolate=True)
+    return spline(wavelengths).T
+
+
+def _check_rgb(rgb, what):
+    rgb = np.asarray(rgb, dtype=np.float64)
+    if rgb.ndim < 1 or rgb.shape[-1] != 3:
+        raise KitError(f"{what}: expected RGB values in the last axis (size 3), got shape {rgb.shape}")
+    return rgb
+
+
+def spline_interpolation(rgb, wavelengths):
+    """Spline-interpolation baseline: (..., 3) RGB on [0, 1] -> (..., C) spectra."""
+    rgb = _check_rgb(rgb, "spline interpolation")
+    return (rgb @ spline_matrix(wavelengths)).astype(np.float32)
+
+
+class LinearRegression:
+    """Least-squares linear map from RGB to spectra (no intercept): ``hs ~ rgb @ W``."""
+
+    def __init__(self):
+        self.weights = None  # (3, C)
+
+    def fit(self, rgb, hs):
+        """Fit on (N, 3) RGB pixels and their (N, C) spectra (or on images, flattened)."""
+        rgb = _check_rgb(rgb, "linear regression fit").reshape(-1, 3)
+        hs = np.asarray(hs, dtype=np.float64)
+        hs = hs.reshape(-1, hs.shape[-1])
+        if rgb.shape[0] != hs.shape[0]:
+            raise KitError(
+                f"linear regression fit: {rgb.shape[0]} RGB pixels but {hs.shape[0]} spectra"
+            )
+        if rgb.shape[0] < 3:
+            raise KitError("linear regression fit: needs at least 3 training pixels")
+        self.weights, *_ = np.linalg.lstsq(rgb, hs, rcond=None)
+        return self
+
+    def predict(self, rgb):
+        """(..., 3) RGB -> (..., C) spectra."""
+        if self.weights is None:
+            raise KitError("linear regression: predict called before fit")
+        rgb = _check_rgb(rgb, "linear regression predict")
+        return (rgb @ self.weights).astype(np.float32)
+
+
+def sample_pixels(pairs, per_image, seed=0):
+    """Random (RGB, spectrum) training pixels, ``per_image`` from each pair.
+
+    ``pairs`` yields (H, W, 3) RGB and (H, W, C) spectra (a generator is fine: one image
+    is held at a time). Pixels are drawn without replacement. Returns (N, 3) and (N, C).
+    """
+    rng = np.random.default_rng(seed)
+    rgbs, spectra = [], []
+    for rgb, hs in pairs:
+        hs = np.asarray(hs)
+        rgb = np.asarray(rgb).reshape(-1, 3)
+        hs = hs.reshape(-1, hs.shape[-1])
+        take = min(int(per_image), rgb.shape[0])
+        index = rng.choice(rgb.shape[0], size=take, replace=False)
+        rgbs.append(rgb[index])
+        spectra.append(hs[index])
+    if not rgbs:
+        raise KitError("linear regression: no training images")
+    return np.concatenate(rgbs), np.concatenate(spectra)

@@ -1,0 +1,174 @@
+"""Data of unet_ms: which images train and test, their RGB inputs, and the training patches.
+
+- Datasets (Sec. 4.1): NTIRE 2018 (ICVL extended), trained on BGU_HS_00001-00256 and
+  tested on BGU_HS_00257, 259, 261, 263, 265 (``data_prep.splits.unet_ms_split``).
+  ICVL alone is accepted too; it has no named test images, so 5 are held out by a seeded
+  choice (said so in the run's notes). Without real data: the kit's synthetic scenes
+  (``data_prep.synthetic``), split train / val / test by scene.
+- RGB input: the dataset's own rendition when it ships one (NTIRE 2018 ``*_clean.png``,
+  as the paper used); otherwise the NTIRE 2020 clean-track response (CIE 1964 10-degree
+  colour matching functions, columns summing to 255), quantised to 8 bits as the
+  challenge PNGs are (``data_prep.render.render_ntire2020_clean``).
+- Scaling (released code): HS / 4095 (the readers' ``source_peak`` for NTIRE 2018 / ICVL
+  counts; the synthetic cubes are already on [0, 1]) and RGB / 255, both on [0, 1].
+- Patches (Sec. 4.2): 64 x 64 with stride 40 on the valid grid, RGB and spectra cut at the
+  same positions (``data_prep.patches``). No flips or rotations: the paper names the patch
+  extraction itself as its data augmentation. When all patches fit in memory they are
+  held as arrays; the full NTIRE 2018 set (> 267,000 patches, about 150 GB as float32) is
+  streamed image by image through a shuffle buffer instead.
+"""
+
+import math
+
+import numpy as np
+
+from common.io import KitError
+from data_prep import splits
+from data_prep.patches import extract_patch_pairs
+from data_prep.render import render_ntire2020_clean
+
+#: The real datasets this paper was evaluated on, in order of preference.
+SUPPORTED = ("ntire2018", "icvl")
+#: Test images held out of ICVL when it is used instead of NTIRE 2018 (seeded choice).
+ICVL_TEST_COUNT = 5
+#: Above this many bytes of patches, stream them instead of holding them in memory.
+IN_MEMORY_LIMIT_BYTES = 3 * 2**30
+
+
+def paper_image_name(name):
+    """Table 2 prints 'BGU 00257' for the NTIRE 2018 file BGU_HS_00257."""
+    return str(name).replace("BGU_HS_", "BGU_")
+
+
+def make_splits(dataset, seed=0):
+    """{'train', 'val', 'test'} image names, and a sentence describing the split."""
+    if dataset.name == "synthetic":
+        parts = {which: dataset.split(which) for which in ("train", "val", "test")}
+        return parts, (f"synthetic scenes: {len(parts['train'])} train / {len(parts['val'])} "
+                       f"validation / {len(parts['test'])} test")
+    if dataset.name == "ntire2018":
+        parts = splits.unet_ms_split(dataset)
+        parts["val"] = []
+        return parts, (f"NTIRE 2018: {len(parts['train'])} training images, test "
+                       + ", ".join(parts["test"]) + " (Sec. 4.1)")
+    if dataset.name == "icvl":
+        train, test = splits.random_split(dataset.names, ICVL_TEST_COUNT, seed=0)
+        return {"train": train, "val": [], "test": test}, (
+            f"ICVL: {len(train)} training images, {len(test)} test images chosen by a seeded "
+            f"draw ({', '.join(test)}): not the paper's NTIRE 2018 test images")
+    raise KitError(f"unet_ms: dataset {dataset.name!r} is not supported; use "
+                   f"{', '.join(SUPPORTED)} or synthetic")
+
+
+def short_label(dataset, parts):
+    """A few words naming the test data, for table headers."""
+    if dataset.name == "ntire2018":
+        return f"NTIRE 2018 test, {len(parts['test'])} images"
+    if dataset.name == "synthetic":
+        return (f"synthetic, {len(parts['train'])} train / {len(parts['test'])} test scenes "
+                f"of {dataset.size}x{dataset.size}")
+    return f"{dataset.name}, {len(parts['train'])} train / {len(parts['test'])} test images"
+
+
+def rgb_input(cube):
+    """The network input for a cube: its shipped RGB, or the clean-track rendition (8-bit)."""
+    if cube.rgb is not None:
+        return np.asarray(cube.rgb, dtype=np.float32)
+    return render_ntire2020_clean(cube.data, quantize=True)
+
+
+def describe_rgb(dataset):
+    if dataset.name == "synthetic":
+        return ("RGB rendered with the NTIRE 2020 clean-track response (CIE 1964 10-degree CMFs, "
+                "columns summing to 255), 8-bit quantised")
+    return ("RGB: the dataset's own clean rendition where present, else the NTIRE 2020 "
+            "clean-track response (CIE 1964), 8-bit quantised")
+
+
+def load_pair(dataset, name):
+    """(rgb (H, W, 3), spectra (H, W, 31), wavelengths) of one image, both on [0, 1]."""
+    cube = dataset.load(name)
+    return rgb_input(cube), cube.data, cube.wavelengths
+
+
+def iter_pairs(dataset, names):
+    """Yields (name, rgb, spectra, wavelengths), one image in memory at a time."""
+    for name in names:
+        rgb, hs, wavelengths = load_pair(dataset, name)
+        yield name, rgb, hs, wavelengths
+
+
+def _grid_count(height, width, size, stride):
+    if height < size or width < size:
+        return 0
+    return ((height - size) // stride + 1) * ((width - size) // stride + 1)
+
+
+def patch_arrays(dataset, names, size, stride, max_patches=None, seed=0):
+    """All (or ``max_patches`` evenly drawn) aligned RGB / spectrum patches in memory.
+
+    With ``max_patches`` each image contributes an equal share (drawn at random from its
+    grid with ``seed``), so only one image is held at a time.
+    Returns ``{'rgb': (N, s, s, 3), 'hs': (N, s, s, 31)}`` float32.
+    """
+    names = list(names)
+    if not names:
+        raise KitError("unet_ms: no training images")
+    shares = [None] * len(names)
+    if max_patches is not None:
+        shares = [len(part) for part in np.array_split(np.arange(int(max_patches)), len(names))]
+    rgbs, spectra = [], []
+    for index, (name, share) in enumerate(zip(names, shares)):
+        if share == 0:
+            continue
+        rgb, hs, _ = load_pair(dataset, name)
+        pairs = extract_patch_pairs({"rgb": rgb, "hs": hs}, sizes={"rgb": size, "hs": size},
+                                    strides={"rgb": stride, "hs": stride},
+                                    max_patches=share, seed=seed + index)
+        rgbs.append(pairs["rgb"].astype(np.float32))
+        spectra.append(pairs["hs"].astype(np.float32))
+    return {"rgb": np.concatenate(rgbs), "hs": np.concatenate(spectra)}
+
+
+def estimate_patch_bytes(first_shape, n_images, size, stride, bands=31, max_patches=None):
+    """float32 bytes of all patches, from the first image's shape (all NTIRE images share it)."""
+    per_image = _grid_count(first_shape[0], first_shape[1], size, stride)
+    count = per_image * n_images if max_patches is None else min(per_image * n_images, max_patches)
+    return count * size * size * (3 + bands) * 4, count
+
+
+def streamed_dataset(dataset, names, size, stride, batch_size, seed=0, buffer_images=8, bands=31):
+    """tf.data pipeline over all patches of ``names``, read one image at a time.
+
+    Each epoch visits the images in a new seeded order; a shuffle buffer of about
+    ``buffer_images`` images' patches mixes patches across images. Returns
+    ``(dataset, patches_per_epoch)``; the count assumes every image has the first one's
+    size and is only used for progress display.
+    """
+    import tensorflow as tf
+
+    names = list(names)
+    epoch = {"n": 0}
+
+    def generate():
+        order = np.random.default_rng([seed, epoch["n"]]).permutation(len(names))
+        epoch["n"] += 1
+        for i in order:
+            rgb, hs, _ = load_pair(dataset, names[i])
+            pairs = extract_patch_pairs({"rgb": rgb, "hs": hs}, sizes={"rgb": size, "hs": size},
+                                        strides={"rgb": stride, "hs": stride})
+            for r, h in zip(pairs["rgb"], pairs["hs"]):
+                yield r.astype(np.float32), h.astype(np.float32)
+
+    first_rgb, _, _ = load_pair(dataset, names[0])
+    per_image = _grid_count(first_rgb.shape[0], first_rgb.shape[1], size, stride)
+    signature = (tf.TensorSpec((size, size, 3), tf.float32), tf.TensorSpec((size, size, bands), tf.float32))
+    data = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    data = data.shuffle(max(batch_size, per_image * buffer_images), seed=seed,
+                        reshuffle_each_iteration=True)
+    data = data.batch(batch_size).prefetch(2)
+    return data, per_image * len(names)
+
+
+def steps_for(count, batch_size):
+    return max(1, math.ceil(count / batch_size))

@@ -1,0 +1,255 @@
+"""Training, evaluation and the comparison with Table 2 for unet_ms.
+
+- ``train``: the U-Net with Adam (lr 5e-5 multiplied by 0.93 every 10 epochs, weight
+  decay 1e-6), MSE loss, 100 epochs, batch 128 (Sec. 4.2 and the released code), through
+  ``common.training.fit`` (resume, CSV / TensorBoard logs, atomic ``unet_ms.keras``).
+- ``evaluate``: every test image goes through the network whole, in one forward pass
+  (padded to a multiple of 16 and cropped back), and through the baselines; RMSE1, RMSE2,
+  rRMSE1, rRMSE2 and SAM are computed per image on the 0-255 scale (Table 2 conventions,
+  ``common.metrics.yan_*``) and averaged; figures of the first test image.
+- ``reproduce``: both, then ``metrics.json`` and ``comparison.md`` beside the published
+  Table 2 (``common.report``).
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import metrics as M
+from common.evaluation import evaluate_images, per_image_markdown
+from common.io import KitError, atomic_write_json
+from papers.unet_ms import baselines
+from papers.unet_ms import data as D
+from papers.unet_ms.model import build_model, reconstruct
+
+PAPER = "unet_ms"
+MODEL_NAME = "unet_ms"
+FACTS_FILE = "train_facts.json"  # training time and counts, kept for a later evaluate
+METHOD = "Ours (multi-scale U-Net)"  # the row name of published.json
+PUBLISHED_PATH = Path(__file__).resolve().parent / "published.json"
+METRIC_ORDER = ("RMSE1", "RMSE2", "rRMSE1", "rRMSE2", "SAM")
+
+
+# ----------------------------------------------------------------------------- metrics
+def table2_metrics(scale=255.0):
+    """Table 2's metrics ({name: fn(truth, pred)}) on truth / predictions in [0, 1].
+
+    RMSE1 and RMSE2 are on the 0-``scale`` range (the paper: 0-255); rRMSE1, rRMSE2 and SAM
+    do not depend on the scale. rRMSE1 leaves truth values equal to zero out of the mean
+    (the printed formula divides by them).
+    """
+    return {
+        "RMSE1": lambda t, p: M.yan_rmse1(t * scale, p * scale),
+        "RMSE2": lambda t, p: M.yan_rmse2(t * scale, p * scale),
+        "rRMSE1": lambda t, p: M.yan_rrmse1(t, p, zero_policy="exclude"),
+        "rRMSE2": lambda t, p: M.yan_rrmse2(t, p),
+        "SAM": lambda t, p: M.sam(t, p, degrees=True, zero_policy="exclude"),
+    }
+
+
+# ----------------------------------------------------------------------------- training
+def lr_at_epoch(epoch, settings):
+    """Sec. 4.2: ``lr0 * decay ** (epoch // every)`` (epoch counted from 0)."""
+    return settings["learning_rate"] * settings["lr_decay"] ** (epoch // settings["lr_decay_epochs"])
+
+
+def compile_model(model, settings):
+    """Adam with weight decay and MSE (Sec. 4.2); the learning rate is set per epoch."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=settings["learning_rate"],
+                                        weight_decay=settings["weight_decay"] or None),
+        loss="mse",
+        # "auto" lets Keras use XLA where it can; the smoke profile runs eagerly because
+        # tracing a graph costs more than its few steps save.
+        jit_compile=settings.get("jit_compile", "auto"),
+        run_eagerly=settings.get("run_eagerly", False),
+    )
+    return model
+
+
+def _training_data(dataset, parts, profile, seed, stage):
+    """(train_data, val_data, steps_per_epoch, patch count, how) for ``common.training.fit``."""
+    from data_prep.pipeline import make_dataset
+
+    dsettings, tsettings = profile["data"], profile["train"]
+    size, stride, batch = dsettings["patch_size"], dsettings["stride"], tsettings["batch_size"]
+    first_rgb, _, _ = D.load_pair(dataset, parts["train"][0])
+    nbytes, count = D.estimate_patch_bytes(first_rgb.shape, len(parts["train"]), size, stride,
+                                           max_patches=dsettings["max_patches"])
+    if nbytes <= D.IN_MEMORY_LIMIT_BYTES:
+        stage(f"cutting {count} training patches of {size}x{size} (stride {stride}) in memory")
+        patches = D.patch_arrays(dataset, parts["train"], size, stride,
+                                 max_patches=dsettings["max_patches"], seed=seed)
+        count = len(patches["rgb"])
+        train = make_dataset(patches["rgb"], patches["hs"], batch, shuffle=True,
+                             augment=dsettings["augment"], seed=seed)
+        how = f"{count} patches in memory"
+    else:
+        stage(f"streaming about {count} training patches ({nbytes / 2**30:.0f} GiB as float32)")
+        train, count = D.streamed_dataset(dataset, parts["train"], size, stride, batch, seed=seed)
+        how = f"about {count} patches streamed image by image"
+    val = None
+    if parts.get("val"):
+        vpatches = D.patch_arrays(dataset, parts["val"], size, stride,
+                                  max_patches=dsettings["val_max_patches"], seed=seed + 10_000)
+        val = make_dataset(vpatches["rgb"], vpatches["hs"], batch, shuffle=False, augment=False)
+    steps = D.steps_for(count, batch) if nbytes <= D.IN_MEMORY_LIMIT_BYTES else None
+    return train, val, steps, count, how
+
+
+def train(run, dataset, parts, profile):
+    """Train the U-Net on ``parts['train']``; returns (model, facts for metrics.json)."""
+    import keras
+
+    from common.training import count_params, fit, set_seed
+
+    tsettings = profile["train"]
+    epochs = run.args.epochs or tsettings["epochs"]
+    facts_path = run.out_dir / FACTS_FILE
+    if (run.out_dir / f"{MODEL_NAME}.done").is_file() and facts_path.is_file():
+        run.stage(f"{MODEL_NAME} already trained in this run folder: loading it")
+        return load_trained(run, profile), json.loads(facts_path.read_text())
+    set_seed(run.seed)
+    train_data, val_data, steps, count, how = _training_data(dataset, parts, profile, run.seed, run.stage)
+    model = compile_model(build_model(profile), tsettings)
+    trainable, non_trainable = count_params(model)
+    run.stage(f"training {model.name} ({trainable:,} weights) for {epochs} epochs on {how}, "
+              f"batch {tsettings['batch_size']}")
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch: lr_at_epoch(epoch, tsettings))
+    started = time.monotonic()
+    history = fit(model, train_data, val_data, epochs=epochs, run_dir=run.out_dir, name=MODEL_NAME,
+                  steps_per_epoch=steps, callbacks=[schedule], verbose=2)
+    seconds = time.monotonic() - started
+    run.stage(f"training done in {seconds:.0f}s; final loss {history.get('loss', [float('nan')])[-1]:.3g}")
+    facts = {
+        "train_seconds": seconds,
+        "epochs": epochs,
+        "train_patches": count,
+        "final_loss": history.get("loss", [None])[-1],
+        "final_val_loss": history.get("val_loss", [None])[-1],
+        "trained_parameters": {"trainable": trainable, "non_trainable": non_trainable},
+    }
+    atomic_write_json(facts_path, facts)
+    return model, facts
+
+
+def load_facts(run):
+    """The training facts of this run folder ({} when it holds none)."""
+    path = run.out_dir / FACTS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def load_trained(run, profile):
+    """The network trained in this run folder (``unet_ms.weights.h5``)."""
+    weights = run.out_dir / f"{MODEL_NAME}.weights.h5"
+    if not (run.out_dir / f"{MODEL_NAME}.done").is_file() or not weights.is_file():
+        raise KitError(f"{run.out_dir}: no trained {MODEL_NAME} here; run `python -m papers.{PAPER} "
+                       f"train` with the same arguments first (or pass its folder with --out)")
+    model = compile_model(build_model(profile), profile["train"])
+    model.load_weights(weights)
+    return model
+
+
+# ----------------------------------------------------------------------------- evaluation
+def fit_linear_regression(dataset, parts, profile, seed):
+    """The least-squares RGB -> spectrum baseline, fitted on random training pixels."""
+    n_train = len(parts["train"])
+    per_image = max(1, profile["eval"]["linreg_max_pixels"] // max(n_train, 1))
+    pairs = ((rgb, hs) for _, rgb, hs, _ in D.iter_pairs(dataset, parts["train"]))
+    rgb, hs = baselines.sample_pixels(pairs, per_image, seed=seed)
+    return baselines.LinearRegression().fit(rgb, hs), len(rgb)
+
+
+def evaluate(run, dataset, parts, profile, model, logs=None):
+    """Per-image Table 2 metrics of the network and the baselines on ``parts['test']``."""
+    from common.figures import standard_figures
+
+    esettings = profile["eval"]
+    test = list(parts["test"])
+    if esettings["max_test_images"]:
+        test = test[: esettings["max_test_images"]]
+    methods = [METHOD]
+    linreg = None
+    if "spline" in esettings["baselines"]:
+        methods.append(baselines.SPLINE_NAME)
+    if "linear_regression" in esettings["baselines"]:
+        run.stage("fitting the linear-regression baseline on training pixels")
+        linreg, n_pixels = fit_linear_regression(dataset, parts, profile, run.seed)
+        methods.append(baselines.LINREG_NAME)
+
+    fns = table2_metrics(esettings["metric_scale"])
+    rows = {method: [] for method in methods}
+    figures = []
+    # One image at a time: only the current image's cube and predictions are in memory.
+    for index, (name, rgb, hs, wavelengths) in enumerate(D.iter_pairs(dataset, test)):
+        shown = D.paper_image_name(name)
+        started = time.monotonic()
+        predictions = {METHOD: reconstruct(model, rgb)}
+        run.stage(f"test image {shown} ({rgb.shape[0]}x{rgb.shape[1]}): one forward pass "
+                  f"in {time.monotonic() - started:.1f}s")
+        if baselines.SPLINE_NAME in methods:
+            predictions[baselines.SPLINE_NAME] = baselines.spline_interpolation(rgb, wavelengths)
+        if linreg is not None:
+            predictions[baselines.LINREG_NAME] = linreg.predict(rgb)
+        for method, pred in predictions.items():
+            rows[method] += evaluate_images([(shown, hs, pred)], fns)["per_image"]
+        if index == 0:
+            figures = standard_figures(run.out_dir, hs, predictions[METHOD], wavelengths,
+                                       logs or {}, inputs=rgb, prefix=f"{shown}_")
+    summaries = {method: summarise(method_rows, fns) for method, method_rows in rows.items()}
+    extra = {"linreg_pixels": n_pixels} if linreg is not None else {}
+    return summaries, figures, extra
+
+
+def summarise(rows, metric_names):
+    """Per-image rows -> the ``common.evaluation`` summary (mean and population std)."""
+    summary = {"per_image": rows, "n_images": len(rows), "mean": {}, "std": {}}
+    for metric in metric_names:
+        values = np.array([row[metric] for row in rows], dtype=np.float64)
+        summary["mean"][metric] = float(values.mean())
+        summary["std"][metric] = float(values.std())
+    return summary
+
+
+def measured_tables(summaries, dataset_key, dataset_text):
+    """Measured tables in the published shape: the average, and per image when the test
+    images are the paper's (NTIRE 2018)."""
+    tables = [{
+        "id": "table2",
+        "dataset": dataset_text,
+        "dataset_key": dataset_key,
+        "rows": [{"method": method, "values": s["mean"], "std": s["std"]} for method, s in summaries.items()],
+    }]
+    if dataset_key == "ntire2018":
+        images = [row["image"] for row in next(iter(summaries.values()))["per_image"]]
+        for image in images:
+            rows = []
+            for method, s in summaries.items():
+                row = next(r for r in s["per_image"] if r["image"] == image)
+                rows.append({"method": method, "values": {m: row[m] for m in METRIC_ORDER}})
+            tables.append({"id": f"table2_{image}", "dataset": f"{dataset_text}; image {image}",
+                           "dataset_key": dataset_key, "rows": rows})
+    return tables
+
+
+def per_image_section(summaries):
+    parts = []
+    for method, summary in summaries.items():
+        parts.append(f"**{method}** (0-255 scale for RMSE1/RMSE2, SAM in degrees)\n")
+        parts.append(per_image_markdown(summary, METRIC_ORDER))
+        parts.append("")
+    return "\n".join(parts)
+
+
+def paper_parameter_count():
+    """Weights of the paper-profile network (built, not trained)."""
+    from common.training import count_params
+    from papers.unet_ms.config import get_profile
+
+    trainable, non_trainable = count_params(build_model(get_profile("paper")))
+    return {"trainable": trainable, "non_trainable": non_trainable}
+
