@@ -47,6 +47,8 @@ def load_published(path):
                 )
     for part in ("headline", "baseline"):
         _find_row(published, published[part]["table"], published[part]["method"], path)
+    if "simplest_baseline" in published and _find_table(published["tables"], published["simplest_baseline"]["table"]) is None:
+        raise KitError(f"{path}: simplest_baseline names no table {published['simplest_baseline']['table']!r}")
     return published
 
 
@@ -102,9 +104,14 @@ def headline_summary(published, measured):
     comparable = bool(
         table.get("dataset_key") and table.get("dataset_key") == measured_table.get("dataset_key")
     )
+    # "Beats the simplest baseline": the published baseline unless the paper names a
+    # simpler one the kit measures itself (e.g. bicubic or a linear regression that the
+    # paper's table does not print).
+    simplest = published.get("simplest_baseline", base)
+    measured_simplest = _measured_value(measured, simplest["table"], simplest["method"], metric)
     beats = None
-    if measured_value is not None and measured_base is not None:
-        beats = measured_value < measured_base if lower else measured_value > measured_base
+    if measured_value is not None and measured_simplest is not None:
+        beats = measured_value < measured_simplest if lower else measured_value > measured_simplest
     return {
         "metric": metric,
         "scale": convention.get("scale"),
@@ -112,7 +119,7 @@ def headline_summary(published, measured):
         "lower_is_better": lower,
         "method": head["method"],
         "published": published_value,
-        "published_dataset": table["dataset"],
+        "published_dataset": table.get("dataset_short") or table["dataset"],
         "measured": measured_value,
         "measured_dataset": measured_table.get("dataset"),
         "comparable": comparable,
@@ -123,6 +130,7 @@ def headline_summary(published, measured):
             "published_gap_percent": _gap(published_value, published_base, lower),
             "measured_gap_percent": _gap(measured_value, measured_base, lower),
         },
+        "simplest_baseline": {"method": simplest["method"], "measured": measured_simplest},
         "beats_baseline": beats,
     }
 

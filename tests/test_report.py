@@ -104,3 +104,14 @@ def test_unmeasured_tables_are_listed_not_tabulated():
     text = comparison_markdown(published, _measured())
     assert "## t1" in text and "## t2" not in text
     assert "- t2: Table 2 per image (CAVE, 7 test scenes)" in text
+
+
+def test_simplest_baseline_measured_by_the_kit_decides_beats_baseline():
+    published = json.loads(json.dumps(PUBLISHED))
+    published["simplest_baseline"] = {"table": "t1", "method": "Linear regression (kit)"}
+    measured = _measured(ours=2.0, bicubic=2.5)
+    measured["tables"][0]["rows"].append({"method": "Linear regression (kit)", "values": {"RMSE": 1.5}})
+    summary = headline_summary(published, measured)
+    assert summary["beats_baseline"] is False  # 2.0 is worse than the linear regression's 1.5
+    assert summary["simplest_baseline"] == {"method": "Linear regression (kit)", "measured": 1.5}
+    assert summary["baseline"]["measured_gap_percent"] == pytest.approx(20.0)  # still vs Bicubic
