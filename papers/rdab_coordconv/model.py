@@ -1,0 +1,165 @@
+"""Light-weight residual dense attention network with CoordConv (NTIRE 2020, clean track).
+
+The paper (``../shared/papers/rdab_coordconv.txt``) describes the network only in words
+and figures: a CoordConv input layer (Sec. 2.1), Residual Dense Attention Blocks (RDAB,
+Sec. 2.2, eqs. 1-6) connected at three scales "in a U-net fashion" (Sec. 2), a dense
+feature extraction branch (Sec. 2.3, eq. 7), and a global fusion to 31 bands (Fig. 1),
+233,059 parameters in total. The widths, kernel sizes and the exact wiring are not printed;
+they come from the authors' released trained model (MIT licence), whose structure is
+recorded in ``../shared/KIT_NOTES.md`` and rebuilt here layer for layer so that the
+released weights load into it (``papers.rdab_coordconv.weights``):
+
+* ``CoordConv``: appends x and y coordinate channels in [-1, 1] (no radius channel), so
+  3 RGB channels become 5.
+* Attention branch (multi-scale hierarchical features)::
+
+      entry 3x3 (8)  -> RDAB(8)  -> RDAB(8)  = skip A -> maxpool
+      entry 3x3 (16) -> RDAB(16) -> RDAB(16) = skip B -> maxpool -> Dropout 0.2
+      entry 3x3 (32) -> RDAB(32) -> RDAB(32)
+      transposed 3x3/2 (16) -> RDAB(16) -> RDAB(16) -> concat skip B -> Dropout 0.2
+      transposed 3x3/2 (8)  -> RDAB(8)  -> concat skip A -> conv 5x5 (31)
+
+* RDAB(C) on ``x`` (eq. 6 ``Fo = Fi + Fint + CA + SA``, as the released model computes it)::
+
+      f    = BN-ReLU-conv3x3-BN-ReLU-conv3x3-BN-ReLU (x)       local dense features
+      side = conv3x3-BN-ReLU (x)                               local feature fusion path
+      out  = ReLU(BN(f * CA(f) + f * SA(f) + x + side))
+
+  with CA the CBAM channel attention (shared MLP ``C -> C/8 -> C`` with biases on the
+  global average- and max-pooled ``f``) and SA the CBAM spatial attention (7x7 conv
+  without bias on the channel mean and max of ``f``), used in parallel, not in sequence.
+* Dense branch (eq. 7) from the CoordConv output: ``c1 = conv1x1(16)``, ``c2 =
+  conv3x3(16)(c1)``, ``c3 = conv5x5(16)([c1, c2])``, ``c4 = conv7x7(16)([c2, c3])``, all
+  ReLU, then ``conv5x5(31)([c1, c2, c3, c4])``.
+* Fusion: the two 31-band maps are added and passed through a final conv 5x5 (31).
+
+All convolutions are 'same' padded. The two max-pools need height and width divisible by
+4: use ``common.inference`` (tiles of 64, or padding to a multiple of 4) for other sizes.
+
+Ablations of Tables 2-3 are parameters: ``use_coordconv=False`` feeds the RGB straight to
+the first convolutions (3 input channels instead of 5); ``use_cbam=False`` drops both
+attention modules and keeps the block's plain residual ``ReLU(BN(f + x + side))``.
+"""
+
+import keras
+from keras import layers
+
+from common.layers import ChannelAttention, CoordConv, SpatialAttention
+
+BANDS = 31
+WIDTHS = (8, 16, 32)  # attention-branch channels at full, 1/2 and 1/4 resolution
+DENSE_WIDTH = 16  # channels of each dense-branch convolution
+CBAM_RATIO = 8  # channel-attention reduction: hidden units C // 8
+SA_KERNEL = 7  # spatial-attention kernel size
+DROPOUT = 0.2
+MULTIPLE = 4  # height and width must be divisible by 2 ** (number of max-pools)
+
+# Level names used in layer names: full, half and quarter resolution, then the decoder.
+ENCODER_BLOCKS = (("l1", 2), ("l2", 2), ("l3", 2))
+DECODER_BLOCKS = (("up2", 2), ("up1", 1))
+
+
+def conv(filters, kernel_size, name, activation=None):
+    return layers.Conv2D(filters, kernel_size, padding="same", activation=activation, name=name)
+
+
+def rdab(x, channels, name, use_cbam=True):
+    """Residual Dense Attention Block (Sec. 2.2, Fig. 3) on ``x`` with ``channels`` channels."""
+    side = conv(channels, 3, f"{name}_side_conv")(x)
+    side = layers.BatchNormalization(name=f"{name}_side_bn")(side)
+    side = layers.ReLU(name=f"{name}_side_relu")(side)
+
+    f = x
+    for i in (1, 2):
+        f = layers.BatchNormalization(name=f"{name}_bn{i}")(f)
+        f = layers.ReLU(name=f"{name}_relu{i}")(f)
+        f = conv(channels, 3, f"{name}_conv{i}")(f)
+    f = layers.BatchNormalization(name=f"{name}_bn3")(f)
+    f = layers.ReLU(name=f"{name}_relu3")(f)
+
+    if use_cbam:
+        f_ca = ChannelAttention(ratio=CBAM_RATIO, use_bias=True, name=f"{name}_ca")(f)
+        f_sa = SpatialAttention(kernel_size=SA_KERNEL, use_bias=False, name=f"{name}_sa")(f)
+        terms = [f_ca, f_sa, x, side]
+    else:
+        terms = [f, x, side]
+    out = layers.Add(name=f"{name}_add")(terms)
+    out = layers.BatchNormalization(name=f"{name}_out_bn")(out)
+    return layers.ReLU(name=f"{name}_out_relu")(out)
+
+
+def attention_branch(x, widths, use_cbam, dropout):
+    """Multi-scale RDAB encoder/decoder (Sec. 2, Fig. 1) ending in a 31-band conv 5x5."""
+    skips = []
+    for level, ((prefix, n_blocks), channels) in enumerate(zip(ENCODER_BLOCKS, widths)):
+        if level > 0:
+            x = layers.MaxPooling2D(2, name=f"{prefix}_pool")(x)
+        if level == 2:
+            x = layers.Dropout(dropout, name=f"{prefix}_dropout")(x)
+        x = conv(channels, 3, f"{prefix}_entry")(x)
+        for b in range(1, n_blocks + 1):
+            x = rdab(x, channels, f"{prefix}_rdab{b}", use_cbam)
+        skips.append(x)
+    skips.pop()  # the bottleneck output is not a skip connection
+
+    for (prefix, n_blocks), channels in zip(DECODER_BLOCKS, reversed(widths[:-1])):
+        x = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", name=f"{prefix}_deconv")(x)
+        for b in range(1, n_blocks + 1):
+            x = rdab(x, channels, f"{prefix}_rdab{b}", use_cbam)
+        x = layers.Concatenate(name=f"{prefix}_skip_concat")([x, skips.pop()])
+        if prefix == "up2":
+            x = layers.Dropout(dropout, name=f"{prefix}_dropout")(x)
+    return conv(BANDS, 5, "attention_out")(x)
+
+
+def dense_branch(x, width):
+    """Dense feature extraction block (Sec. 2.3, eq. 7) at full resolution."""
+    c1 = conv(width, 1, "dense_c1", "relu")(x)
+    c2 = conv(width, 3, "dense_c2", "relu")(c1)
+    c3 = conv(width, 5, "dense_c3", "relu")(layers.Concatenate(name="dense_cat3")([c1, c2]))
+    c4 = conv(width, 7, "dense_c4", "relu")(layers.Concatenate(name="dense_cat4")([c2, c3]))
+    features = layers.Concatenate(name="dense_cat_all")([c1, c2, c3, c4])
+    return conv(BANDS, 5, "dense_out")(features)
+
+
+def build_model(
+    input_shape=(None, None, 3),
+    *,
+    use_coordconv=True,
+    use_cbam=True,
+    widths=WIDTHS,
+    dense_width=DENSE_WIDTH,
+    dropout=DROPOUT,
+    name="rdab_coordconv",
+):
+    """The released network (233,059 stored values with the defaults).
+
+    ``widths`` and ``dense_width`` exist so that a CPU profile can shrink the network; the
+    paper's model and the released weights use the defaults.
+    """
+    if len(widths) != 3:
+        raise ValueError(f"widths must give three levels, got {widths!r}")
+    rgb = keras.Input(shape=input_shape, name="rgb")
+    x = CoordConv(with_r=False, order="yx", name="coordconv")(rgb) if use_coordconv else rgb
+    attention = attention_branch(x, tuple(widths), use_cbam, dropout)
+    dense = dense_branch(x, dense_width)
+    fused = layers.Add(name="fusion_add")([attention, dense])
+    spectra = conv(BANDS, 5, "fusion_out")(fused)
+    return keras.Model(rgb, spectra, name=name)
+
+
+def build_from_config(config):
+    """The model for a profile dict from ``papers.rdab_coordconv.config``."""
+    m = config["model"]
+    return build_model(
+        use_coordconv=m["use_coordconv"],
+        use_cbam=m["use_cbam"],
+        widths=tuple(m["widths"]),
+        dense_width=m["dense_width"],
+        dropout=m["dropout"],
+    )
+
+
+def rdab_block_names():
+    """The RDAB block names in the order the released model created them."""
+    return [f"{prefix}_rdab{b}" for prefix, n in ENCODER_BLOCKS + DECODER_BLOCKS for b in range(1, n + 1)]
