@@ -119,7 +119,7 @@ def test_linear_regression_recovers_an_affine_map():
     rng = np.random.default_rng(0)
     weights, bias = rng.uniform(0, 0.3, (3, 31)), rng.uniform(0, 0.1, 31)
     rgb = rng.uniform(0, 1, (500, 3))
-    model = baselines.LinearRegression().fit(rgb, rgb @ weights + bias)
+    model = baselines.linear_regression().fit(rgb, rgb @ weights + bias)
     image = rng.uniform(0, 1, (4, 5, 3))
     np.testing.assert_allclose(model.predict(image), np.clip(image @ weights + bias, 0, 1), atol=1e-5)
 

@@ -7,7 +7,7 @@ import pytest
 
 from common.io import KitError
 from papers.rdab_coordconv.__main__ import main
-from papers.rdab_coordconv.baselines import LinearRegression
+from papers.rdab_coordconv.baselines import fit_linear_baseline
 
 
 def test_import_weights_needs_a_file_and_a_keras_path(tmp_path):
@@ -24,7 +24,7 @@ def test_linear_baseline_recovers_an_affine_map():
     weights = rng.normal(size=(4, 31))
     rgb = rng.random((20, 30, 3))
     cube = rgb @ weights[:3] + weights[3]
-    model = LinearRegression().fit([(rgb, cube)], max_pixels=600)
+    model = fit_linear_baseline([(rgb, cube)], max_pixels=600)
     np.testing.assert_allclose(model.weights, weights, atol=1e-8)
     np.testing.assert_allclose(model.predict(rgb), cube, atol=1e-5)
 

@@ -127,7 +127,7 @@ def test_linear_regression_recovers_a_linear_map():
     rng = np.random.default_rng(3)
     truth_map = rng.random((3, 31))
     rgb = rng.random((500, 3))
-    fitted = baselines.LinearRegression().fit(rgb, rgb @ truth_map)
+    fitted = baselines.LinearSpectralRegression(intercept=False).fit(rgb, rgb @ truth_map)
     np.testing.assert_allclose(fitted.weights, truth_map, atol=1e-8)
     image = rng.random((5, 6, 3))
     np.testing.assert_allclose(fitted.predict(image), image @ truth_map, atol=1e-5)

@@ -11,33 +11,12 @@
   MATLAB code and is not rerun (its published numbers stay in the table).
 """
 
-import numpy as np
-
-from common.io import KitError
+from common.baselines import LinearSpectralRegression
 
 PER_PIXEL_NAME = "Per-pixel cGAN (1 branch, Fig. 4)"
 LINREG_NAME = "Linear regression (RGB -> 31 bands, least squares)"
 
 
-class LinearRegression:
-    """``hs = clip(rgb @ W + b, 0, 1)`` with (W, b) minimising the squared error."""
-
-    def __init__(self):
-        self.weights = None
-
-    def fit(self, rgb, hs):
-        rgb = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
-        hs = np.asarray(hs, dtype=np.float64).reshape(rgb.shape[0], -1)
-        if rgb.shape[0] < 4:
-            raise KitError(f"linear regression: need at least 4 training pixels, got {rgb.shape[0]}")
-        design = np.concatenate([rgb, np.ones((rgb.shape[0], 1))], axis=1)
-        self.weights, *_ = np.linalg.lstsq(design, hs, rcond=None)
-        return self
-
-    def predict(self, rgb):
-        if self.weights is None:
-            raise KitError("linear regression: predict called before fit")
-        rgb = np.asarray(rgb, dtype=np.float64)
-        flat = rgb.reshape(-1, 3)
-        out = flat @ self.weights[:3] + self.weights[3]
-        return np.clip(out, 0.0, 1.0).reshape(rgb.shape[:-1] + (-1,)).astype(np.float32)
+def linear_regression():
+    """The affine least-squares sRGB -> 31 bands map, clipped to the targets' [0, 1]."""
+    return LinearSpectralRegression(intercept=True, clip=(0.0, 1.0))

@@ -237,7 +237,7 @@ def run_experiment(run, dataset, profile, branches, train=True):
     if "linear_regression" in profile["eval"]["baselines"]:
         for fold in folds:
             rgb, hs = D.sample_pixels(store, fold["train"], profile["eval"]["linreg_max_pixels"], seed=run.seed)
-            model = baselines.LinearRegression().fit(rgb, hs)
+            model = baselines.linear_regression().fit(rgb, hs)
             linreg_rows[fold["id"]], _ = evaluate_method(model.predict, store, fold["test"], tile, fns)
             run.stage(f"linear regression (fold {fold['id']}, {len(rgb):,} training pixels): " + ", ".join(
                 f"{m} {v:.4g}" for m, v in pooled(linreg_rows[fold["id"]]).items()))

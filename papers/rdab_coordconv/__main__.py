@@ -114,8 +114,8 @@ def main(argv=None):
     linear_path = run.out_dir / "linear_baseline.npy"
     if not linear_path.is_file():  # --model without a training run: fit the baseline here
         pairs = (E.D.load_pair(dataset, n) for n in splits["train"])
-        E.LinearRegression().fit(pairs, seed=run.seed).save(linear_path)
-    linear = E.LinearRegression.load(linear_path)
+        E.fit_linear_baseline(pairs, seed=run.seed).save(linear_path)
+    linear = E.load_linear_baseline(linear_path)
 
     results = E.evaluate(run, dataset, splits, config, models, linear)
     ev = config["eval"]

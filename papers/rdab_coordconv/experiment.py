@@ -31,7 +31,7 @@ from common.metrics import mrae, rmse, ssim
 from common.training import count_params, set_seed
 from data_prep.cube import DEFAULT_WAVELENGTHS
 from papers.rdab_coordconv import data as D
-from papers.rdab_coordconv.baselines import LinearRegression
+from papers.rdab_coordconv.baselines import fit_linear_baseline, load_linear_baseline  # noqa: F401
 from papers.rdab_coordconv.model import build_model
 from papers.rdab_coordconv.train import train_network
 
@@ -80,7 +80,7 @@ def train(run, dataset, description, splits, config):
                                                 "total": trainable + frozen}
     start = time.monotonic()
     pairs = (D.load_pair(dataset, name) for name in splits["train"])
-    LinearRegression().fit(pairs, seed=run.seed).save(run.path("linear_baseline.npy"))
+    fit_linear_baseline(pairs, seed=run.seed).save(run.path("linear_baseline.npy"))
     facts["train_seconds"]["linear_baseline"] = round(time.monotonic() - start, 1)
     atomic_write_json(run.path("train_facts.json"), facts)
     return facts

@@ -10,7 +10,8 @@
   released code scales them. The map is linear in (r, g, b), so it is a fixed 3 x 31
   matrix applied to every pixel.
 - **Linear regression** (this kit's addition, not a row of Table 2): a 3 x 31 matrix
-  fitted by least squares from training RGB pixels to their spectra. The paper fits the
+  fitted by least squares from training RGB pixels to their spectra
+  (``common.baselines.LinearSpectralRegression(intercept=False)``). The paper fits the
   reverse projection (31 -> 3) "using training data with conventional linear regression"
   for Arad et al. and A+; the forward least-squares map is the simplest learned
   RGB -> spectrum method and shows how much the U-Net gains over any linear one.
@@ -22,6 +23,7 @@ Galliani et al.'s FC-DenseNet is left out (see the README).
 import numpy as np
 from scipy.interpolate import CubicSpline
 
+from common.baselines import LinearSpectralRegression, sample_pixels  # noqa: F401 (re-exported)
 from common.io import KitError
 
 #: Sec. 4.2: wavelengths (nm) at which the r, g and b values are placed.
@@ -52,52 +54,3 @@ def spline_interpolation(rgb, wavelengths):
     """Spline-interpolation baseline: (..., 3) RGB on [0, 1] -> (..., C) spectra."""
     rgb = _check_rgb(rgb, "spline interpolation")
     return (rgb @ spline_matrix(wavelengths)).astype(np.float32)
-
-
-class LinearRegression:
-    """Least-squares linear map from RGB to spectra (no intercept): ``hs ~ rgb @ W``."""
-
-    def __init__(self):
-        self.weights = None  # (3, C)
-
-    def fit(self, rgb, hs):
-        """Fit on (N, 3) RGB pixels and their (N, C) spectra (or on images, flattened)."""
-        rgb = _check_rgb(rgb, "linear regression fit").reshape(-1, 3)
-        hs = np.asarray(hs, dtype=np.float64)
-        hs = hs.reshape(-1, hs.shape[-1])
-        if rgb.shape[0] != hs.shape[0]:
-            raise KitError(
-                f"linear regression fit: {rgb.shape[0]} RGB pixels but {hs.shape[0]} spectra"
-            )
-        if rgb.shape[0] < 3:
-            raise KitError("linear regression fit: needs at least 3 training pixels")
-        self.weights, *_ = np.linalg.lstsq(rgb, hs, rcond=None)
-        return self
-
-    def predict(self, rgb):
-        """(..., 3) RGB -> (..., C) spectra."""
-        if self.weights is None:
-            raise KitError("linear regression: predict called before fit")
-        rgb = _check_rgb(rgb, "linear regression predict")
-        return (rgb @ self.weights).astype(np.float32)
-
-
-def sample_pixels(pairs, per_image, seed=0):
-    """Random (RGB, spectrum) training pixels, ``per_image`` from each pair.
-
-    ``pairs`` yields (H, W, 3) RGB and (H, W, C) spectra (a generator is fine: one image
-    is held at a time). Pixels are drawn without replacement. Returns (N, 3) and (N, C).
-    """
-    rng = np.random.default_rng(seed)
-    rgbs, spectra = [], []
-    for rgb, hs in pairs:
-        hs = np.asarray(hs)
-        rgb = np.asarray(rgb).reshape(-1, 3)
-        hs = hs.reshape(-1, hs.shape[-1])
-        take = min(int(per_image), rgb.shape[0])
-        index = rng.choice(rgb.shape[0], size=take, replace=False)
-        rgbs.append(rgb[index])
-        spectra.append(hs[index])
-    if not rgbs:
-        raise KitError("linear regression: no training images")
-    return np.concatenate(rgbs), np.concatenate(spectra)

@@ -161,7 +161,7 @@ def fit_linear_regression(dataset, parts, profile, seed):
     per_image = max(1, profile["eval"]["linreg_max_pixels"] // max(n_train, 1))
     pairs = ((rgb, hs) for _, rgb, hs, _ in D.iter_pairs(dataset, parts["train"]))
     rgb, hs = baselines.sample_pixels(pairs, per_image, seed=seed)
-    return baselines.LinearRegression().fit(rgb, hs), len(rgb)
+    return baselines.LinearSpectralRegression(intercept=False).fit(rgb, hs), len(rgb)
 
 
 def evaluate(run, dataset, parts, profile, model, logs=None):
