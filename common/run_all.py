@@ -92,6 +92,13 @@ def _fmt(value, digits=4):
     return str(value)
 
 
+def _dataset_label(metrics):
+    """The dataset(s) a paper run used, from its metrics.json ("name", or "names" for a
+    paper that trains on several, e.g. drcnn_sam on CAVE and Harvard)."""
+    dataset = metrics.get("dataset", {})
+    return dataset.get("name") or ", ".join(dataset.get("names", [])) or "?"
+
+
 def summary_table(records):
     header = ("| paper | task | data (this run) | headline metric | paper | this run | "
               "gain over baseline: paper / this run | beats baseline | train time | parameters |")
@@ -111,7 +118,7 @@ def summary_table(records):
                 f"vs {base['method']}")
         marker = "" if head.get("comparable") else " †"
         lines.append(
-            f"| {record['paper']} | {metrics.get('task', '')} | {metrics.get('dataset', {}).get('key', '?')} | "
+            f"| {record['paper']} | {metrics.get('task', '')} | {_dataset_label(metrics)} | "
             f"{head['metric']} ({head.get('scale')}) | {_fmt(head['published'])} ({head['published_dataset']}) | "
             f"{_fmt(head['measured'])}{marker} | {gain} | {head.get('beats_baseline')} | "
             f"{_fmt(metrics.get('train_seconds'), 3)} s | {param_text} |"

@@ -17,7 +17,7 @@ def _args(**kw):
 def _metrics(comparable=False):
     return {
         "task": "toy",
-        "dataset": {"key": "synthetic"},
+        "dataset": {"name": "synthetic"},
         "train_seconds": 12.0,
         "parameters": {"trained": 1000, "paper_profile": 5000},
         "headline": {
