@@ -44,7 +44,7 @@ def plot_training_curves(logs, png, title="Training curves"):
         if np.all([np.nanmin(h[key]) > 0 for h in histories.values() if key in h and len(h[key])]):
             axis.set_yscale("log")
         axis.legend(fontsize=7)
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.03)
     return _save(fig, png)
 
 
@@ -68,7 +68,7 @@ def plot_spectra(truth, pred, wavelengths, png, pixels=None, title="Spectra: tru
         axis.set_title(f"pixel ({row}, {col})", fontsize=9)
         axis.set_xlabel("wavelength (nm)")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.03)
     return _save(fig, png)
 
 
@@ -85,7 +85,7 @@ def plot_error_maps(truth, pred, png, scale=255.0, title="Errors"):
     fig.colorbar(shown, ax=axes[1], fraction=0.046)
     for axis in axes:
         axis.axis("off")
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.03)
     return _save(fig, png)
 
 
@@ -107,7 +107,7 @@ def plot_renders(truth, pred, wavelengths, png, inputs=None, title="sRGB renders
         axis.imshow(np.clip(image, 0, 1))
         axis.set_title(label)
         axis.axis("off")
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.03)
     return _save(fig, png)
 
 

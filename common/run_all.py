@@ -92,6 +92,26 @@ def _fmt(value, digits=4):
     return str(value)
 
 
+def _count(value):
+    """A parameter count as one number. Papers record either a number, a
+    {"trainable", "non_trainable"[, "total"]} split (summed: every stored value), or one
+    entry per network, the paper's own network first (that one is shown)."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    if "total" in value:
+        return value["total"]
+    if "trainable" in value:
+        return value["trainable"] + value.get("non_trainable", 0)
+    return _count(next(iter(value.values()), None))
+
+
+def _seconds(value):
+    """Training time: a number, or one entry per network (summed)."""
+    if isinstance(value, dict):
+        value = sum(v for v in value.values() if isinstance(v, (int, float)))
+    return "–" if value is None else f"{value:.0f} s"
+
+
 def _dataset_label(metrics):
     """The dataset(s) a paper run used, from its metrics.json ("name", or "names" for a
     paper that trains on several, e.g. drcnn_sam on CAVE and Harvard)."""
@@ -111,9 +131,10 @@ def summary_table(records):
         head = metrics["headline"]
         base = head["baseline"]
         params = metrics.get("parameters", {})
-        param_text = _fmt(params.get("trained"))
-        if params.get("paper_profile") and params.get("paper_profile") != params.get("trained"):
-            param_text += f" (paper: {_fmt(params['paper_profile'])})"
+        trained, paper = _count(params.get("trained")), _count(params.get("paper_profile"))
+        param_text = f"{trained:,}" if trained is not None else "–"
+        if paper is not None and paper != trained:
+            param_text += f" (paper: {paper:,})"
         gain = (f"{_fmt(base['published_gap_percent'], 1)} % / {_fmt(base['measured_gap_percent'], 1)} % "
                 f"vs {base['method']}")
         marker = "" if head.get("comparable") else " †"
@@ -121,7 +142,7 @@ def summary_table(records):
             f"| {record['paper']} | {metrics.get('task', '')} | {_dataset_label(metrics)} | "
             f"{head['metric']} ({head.get('scale')}) | {_fmt(head['published'])} ({head['published_dataset']}) | "
             f"{_fmt(head['measured'])}{marker} | {gain} | {head.get('beats_baseline')} | "
-            f"{_fmt(metrics.get('train_seconds'), 3)} s | {param_text} |"
+            f"{_seconds(metrics.get('train_seconds'))} | {param_text} |"
         )
     lines.append("")
     lines.append("† not comparable: different data (the paper's dataset was not used). "

@@ -38,7 +38,7 @@ def test_failed_paper_is_reported_and_others_kept(tmp_path):
     assert "**failed**" in report and "no_such_paper" in report
     assert "| toy | toy | synthetic | RMSE (0-255) | 1.5000 (CAVE) | 2.2500 † |" in report
     assert "25.0 % / 10.0 % vs Bicubic" in report
-    assert "1000 (paper: 5000)" in report
+    assert "1,000 (paper: 5,000)" in report
     assert "![curves](toy/figures/curves.png)" in report
     assert "\n## toy\n" in report and "\n## no_such_paper\n" in report
 
@@ -47,3 +47,12 @@ def test_unknown_paper_is_rejected(capsys):
     with pytest.raises(SystemExit):
         run_all.parse_args(["--papers", "unet_ms,nope"])
     assert "unknown paper(s) nope" in capsys.readouterr().err
+
+
+def test_parameter_counts_and_times_in_every_recorded_form():
+    assert run_all._count(1000) == 1000
+    assert run_all._count({"trainable": 231539, "non_trainable": 1520}) == 233059
+    assert run_all._count({"proposed": {"total": 233059}, "linear": 124}) == 233059
+    assert run_all._count({"drcnn_x2": 67902, "srcnn_x2": 3553}) == 67902
+    assert run_all._seconds({"proposed": 88.3, "linear_baseline": 0.2}) == "88 s"
+    assert run_all._seconds(None) == "–"
