@@ -112,6 +112,12 @@ def _seconds(value):
     return "–" if value is None else f"{value:.0f} s"
 
 
+def _beats(head):
+    simplest = head.get("simplest_baseline") or {"method": head["baseline"]["method"]}
+    verdict = {True: "yes", False: "**no**", None: "–"}[head.get("beats_baseline")]
+    return f"{verdict} (vs {simplest['method']})"
+
+
 def _dataset_label(metrics):
     """The dataset(s) a paper run used, from its metrics.json ("name", or "names" for a
     paper that trains on several, e.g. drcnn_sam on CAVE and Harvard)."""
@@ -121,7 +127,7 @@ def _dataset_label(metrics):
 
 def summary_table(records):
     header = ("| paper | task | data (this run) | headline metric | paper | this run | "
-              "gain over baseline: paper / this run | beats baseline | train time | parameters |")
+              "gain over baseline: paper / this run | beats the simplest baseline | train time | parameters |")
     lines = [header, "|---" * 10 + "|"]
     for record in records:
         metrics = record.get("metrics")
@@ -141,7 +147,7 @@ def summary_table(records):
         lines.append(
             f"| {record['paper']} | {metrics.get('task', '')} | {_dataset_label(metrics)} | "
             f"{head['metric']} ({head.get('scale')}) | {_fmt(head['published'])} ({head['published_dataset']}) | "
-            f"{_fmt(head['measured'])}{marker} | {gain} | {head.get('beats_baseline')} | "
+            f"{_fmt(head['measured'])}{marker} | {gain} | {_beats(head)} | "
             f"{_seconds(metrics.get('train_seconds'))} | {param_text} |"
         )
     lines.append("")

@@ -37,7 +37,7 @@ def test_failed_paper_is_reported_and_others_kept(tmp_path):
     report = run_all.build_report([failed, ok], _args(), 1.0)
     assert "**failed**" in report and "no_such_paper" in report
     assert "| toy | toy | synthetic | RMSE (0-255) | 1.5000 (CAVE) | 2.2500 † |" in report
-    assert "25.0 % / 10.0 % vs Bicubic" in report
+    assert "25.0 % / 10.0 % vs Bicubic | yes (vs Bicubic)" in report
     assert "1,000 (paper: 5,000)" in report
     assert "![curves](toy/figures/curves.png)" in report
     assert "\n## toy\n" in report and "\n## no_such_paper\n" in report
