@@ -16,6 +16,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long end-to-end test, excluded from the CI run")
+    # Keras' backends call np.array(x, copy=False) on their tensors; NumPy 2 warns on every
+    # call. It is Keras' to fix and says nothing about the kit, so keep the logs readable.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    )
 
 
 @pytest.fixture(scope="session")
