@@ -438,8 +438,30 @@ def _weights(sample_weight, batch, dtype):
     return ops.reshape(ops.cast(sample_weight, dtype), (batch,))
 
 
+class _RunningMean(keras.metrics.Metric):
+    """A weighted running mean for training logs: subclasses return the values to average
+    and their weights for one batch (``_values``)."""
+
+    def __init__(self, name, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values, weight = self._values(ops.cast(y_true, self.dtype), ops.cast(y_pred, self.dtype), sample_weight)
+        self.total.assign_add(ops.sum(values * weight))
+        self.count.assign_add(ops.sum(weight))
+
+    def result(self):
+        return ops.divide_no_nan(self.total, self.count)
+
+    def reset_state(self):
+        self.total.assign(0.0)
+        self.count.assign(0.0)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class SAMMetric(keras.metrics.Metric):
+class SAMMetric(_RunningMean):
     """Running mean spectral angle over all pixels seen, in degrees (radians with
     ``degrees=False``), for training logs. Pixels where the true or the predicted spectrum
     is all zero are left out, as in ``sam``'s default policy. Same formula as ``sam``
@@ -448,13 +470,8 @@ class SAMMetric(keras.metrics.Metric):
     def __init__(self, degrees=True, name="sam", **kwargs):
         super().__init__(name=name, **kwargs)
         self.degrees = bool(degrees)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.cast(y_pred, self.dtype)
-        y_true = ops.cast(y_true, self.dtype)
-        angles = spectral_angle(y_true, y_pred)
+    def _values(self, y_true, y_pred, sample_weight):
         defined = ops.logical_and(
             ops.any(ops.not_equal(y_true, 0), axis=-1), ops.any(ops.not_equal(y_pred, 0), axis=-1)
         )
@@ -462,23 +479,18 @@ class SAMMetric(keras.metrics.Metric):
         if sample_weight is not None:
             per_sample = _weights(sample_weight, ops.shape(y_true)[0], self.dtype)
             weight = weight * ops.reshape(per_sample, (-1,) + (1,) * (len(weight.shape) - 1))
-        self.total.assign_add(ops.sum(angles * weight))
-        self.count.assign_add(ops.sum(weight))
+        return spectral_angle(y_true, y_pred), weight
 
     def result(self):
-        mean = ops.divide_no_nan(self.total, self.count)
+        mean = super().result()
         return mean * (180.0 / math.pi) if self.degrees else mean
-
-    def reset_state(self):
-        self.total.assign(0.0)
-        self.count.assign(0.0)
 
     def get_config(self):
         return {**super().get_config(), "degrees": self.degrees}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class PSNRMetric(keras.metrics.Metric):
+class PSNRMetric(_RunningMean):
     """Running mean over images of the per-image PSNR in dB with an explicit ``peak``
     (``mode`` 'cube' or 'band_mean' as in ``psnr``), for training logs. The MSE is
     floored at ``1e-12 * peak^2`` so that a perfect image logs 120 dB instead of inf."""
@@ -489,12 +501,8 @@ class PSNRMetric(keras.metrics.Metric):
             raise ValueError(f"PSNRMetric: mode must be 'cube' or 'band_mean', got {mode!r}")
         self.peak = float(peak)
         self.mode = mode
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.cast(y_pred, self.dtype)
-        y_true = ops.cast(y_true, self.dtype)
+    def _values(self, y_true, y_pred, sample_weight):
         squared = ops.square(y_pred - y_true)
         rank = len(squared.shape)
         if self.mode == "cube":
@@ -505,23 +513,14 @@ class PSNRMetric(keras.metrics.Metric):
         values = 10.0 * ops.log10(self.peak**2 / mse_values)
         if self.mode == "band_mean":
             values = ops.mean(values, axis=-1)
-        weight = _weights(sample_weight, ops.shape(values)[0], self.dtype)
-        self.total.assign_add(ops.sum(values * weight))
-        self.count.assign_add(ops.sum(weight))
-
-    def result(self):
-        return ops.divide_no_nan(self.total, self.count)
-
-    def reset_state(self):
-        self.total.assign(0.0)
-        self.count.assign(0.0)
+        return values, _weights(sample_weight, ops.shape(values)[0], self.dtype)
 
     def get_config(self):
         return {**super().get_config(), "peak": self.peak, "mode": self.mode}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class SSIMMetric(keras.metrics.Metric):
+class SSIMMetric(_RunningMean):
     """Running mean over images of SSIM averaged over bands (``keras.ops.image.ssim``:
     Wang et al. constants, 11 x 11 Gaussian sigma 1.5, 'valid'), with ``max_val`` the
     data range, for training logs. Images must be at least 11 x 11."""
@@ -529,23 +528,10 @@ class SSIMMetric(keras.metrics.Metric):
     def __init__(self, max_val=1.0, name="ssim", **kwargs):
         super().__init__(name=name, **kwargs)
         self.max_val = float(max_val)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.cast(y_pred, self.dtype)
-        y_true = ops.cast(y_true, self.dtype)
+    def _values(self, y_true, y_pred, sample_weight):
         values = ops.image.ssim(y_true, y_pred, max_val=self.max_val, data_format="channels_last")
-        weight = _weights(sample_weight, ops.shape(values)[0], self.dtype)
-        self.total.assign_add(ops.sum(values * weight))
-        self.count.assign_add(ops.sum(weight))
-
-    def result(self):
-        return ops.divide_no_nan(self.total, self.count)
-
-    def reset_state(self):
-        self.total.assign(0.0)
-        self.count.assign(0.0)
+        return values, _weights(sample_weight, ops.shape(values)[0], self.dtype)
 
     def get_config(self):
         return {**super().get_config(), "max_val": self.max_val}
