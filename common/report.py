@@ -277,4 +277,16 @@ def write_results(run, published, measured):
     atomic_write_json(run.path("metrics.json"), measured)
     atomic_write_text(run.path("comparison.md"), comparison_markdown(published, measured))
     run.stage(f"wrote {run.path('comparison.md')}")
+    run.stage(headline_line(measured["headline"]))
     return measured
+
+
+def headline_line(head):
+    """One progress line: the headline metric, this run vs the paper, and the baselines."""
+    base, simplest = head["baseline"], head["simplest_baseline"]
+    verdict = {True: "yes", False: "no", None: "not measured"}[head["beats_baseline"]]
+    return (
+        f"{head['metric']}: this run {_fmt(head['measured'])} vs paper {_fmt(head['published'])} "
+        f"({'comparable' if head['comparable'] else 'different data'}); {base['method']} "
+        f"{_fmt(base['measured'])}; beats {simplest['method']} ({_fmt(simplest['measured'])}): {verdict}"
+    )

@@ -115,3 +115,15 @@ def test_simplest_baseline_measured_by_the_kit_decides_beats_baseline():
     assert summary["beats_baseline"] is False  # 2.0 is worse than the linear regression's 1.5
     assert summary["simplest_baseline"] == {"method": "Linear regression (kit)", "measured": 1.5}
     assert summary["baseline"]["measured_gap_percent"] == pytest.approx(20.0)  # still vs Bicubic
+
+
+def test_headline_line_names_both_baselines():
+    published = json.loads(json.dumps(PUBLISHED))
+    published["simplest_baseline"] = {"table": "t1", "method": "Bicubic"}
+    line = headline_summary(published, _measured(ours=2.0, bicubic=2.5))
+    from common.report import headline_line
+
+    assert headline_line(line) == (
+        "RMSE: this run 2.0000 vs paper 3.0000 (different data); Bicubic 2.5000; "
+        "beats Bicubic (2.5000): yes"
+    )

@@ -97,12 +97,7 @@ def main(argv=None):
         "figures": figures,
         "notes": profile_notes(args, config, sources),
     }
-    result = write_results(run, published, measured)
-    head = result["headline"]
-    if head["measured"] is not None:
-        run.stage(f"{head['metric']}: this run {head['measured']:.2f} dB vs paper {head['published']:.2f} dB "
-                  f"({'comparable' if head['comparable'] else 'different data'}); bicubic "
-                  f"{head['baseline']['measured']:.2f} dB; beats baseline: {result['beats_baseline']}")
+    write_results(run, published, measured)
     run.finish()
     return 0
 

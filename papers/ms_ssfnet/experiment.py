@@ -356,12 +356,7 @@ def main(argv=None):
     else:
         networks = load_trained(run, config)
     if args.command in ("evaluate", "reproduce"):
-        measured = evaluate(run, config, dataset, split, networks, description)
-        head = measured["headline"]
-        run.stage(
-            f"{head['method']}: {head['metric']} {head['measured']:.4f} (paper {head['published']}) | "
-            f"{head['baseline']['method']} {head['baseline']['measured']:.4f} | beats bicubic: {measured['beats_bicubic']}"
-        )
+        evaluate(run, config, dataset, split, networks, description)
         run.finish()
     return 0
 

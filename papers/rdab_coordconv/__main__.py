@@ -154,13 +154,7 @@ def main(argv=None):
         "figures": figures,
         "notes": profile_notes(args, config, dataset, facts, models),
     }
-    result = write_results(run, load_published(E.PUBLISHED_PATH), measured)
-    head = result["headline"]
-    if head["measured"] is not None:
-        run.stage(f"{head['metric']}: this run {head['measured']:.4f} vs paper {head['published']:.4f} "
-                  f"({'comparable' if head['comparable'] else 'different data'}); linear baseline "
-                  f"{test[E.LINEAR]['mean']['MRAE']:.4f}; beats the ablation baseline: {result['beats_baseline']}, "
-                  f"beats linear regression: {beats_linear}")
+    write_results(run, load_published(E.PUBLISHED_PATH), measured)
     run.finish()
     return 0
 

@@ -78,11 +78,7 @@ def main(argv=None):
         "notes": profile_notes(args, profile, dataset),
         **extra,
     }
-    result = write_results(run, published, measured)
-    head = result["headline"]
-    run.stage(f"{head['metric']}: this run {head['measured']:.4f} vs paper {head['published']:.4f} "
-              f"({'comparable' if head['comparable'] else 'different data'}); spline baseline "
-              f"{head['baseline']['measured']:.4f}; beats baseline: {result['beats_baseline']}")
+    write_results(run, published, measured)
     run.finish()
     return 0
 
