@@ -303,7 +303,6 @@ def evaluate(run, config, dataset, split, networks, description):
     train_seconds_path = run.out_dir / "train_seconds.json"
     train_seconds = json.loads(train_seconds_path.read_text()) if train_seconds_path.is_file() else {}
     paper_model = build_from_config(get_config("paper"))
-    beats_bicubic = summaries[METHOD]["mean"]["RMSE"] < summaries[BICUBIC]["mean"]["RMSE"]
     measured = {
         "paper": PAPER,
         "title": TITLE,
@@ -317,7 +316,6 @@ def evaluate(run, config, dataset, split, networks, description):
             "trained_inference": sum(count_params(networks[METHOD][1])),
             "baselines": {m: sum(count_params(networks[m][0])) for m in networks if m != METHOD},
         },
-        "beats_bicubic": bool(beats_bicubic),
         "tables": [table],
         "per_image": {m: rows[m] for m in methods},
         "per_image_markdown": _per_image_markdown(rows, methods),

@@ -134,8 +134,6 @@ def main(argv=None):
     note = f"{run.profile} profile; {'--model ' + args.model if args.model else 'trained in this run'}"
     short = E.D.short_description(dataset, splits, ev["max_test_images"])
     tables = E.measured_tables(results, short, E.D.dataset_key(dataset), note) + [E.tiling_table(results, times)]
-    test = results["test"]
-    beats_linear = test[E.PROPOSED]["mean"]["MRAE"] < test[E.LINEAR]["mean"]["MRAE"]
     measured = {
         "title": E.TITLE,
         "dataset": {"name": dataset.name, "description": description,
@@ -150,7 +148,6 @@ def main(argv=None):
                                          "total": sum(paper_counts)},
                        "trained": facts.get("trained_parameters")},
         "seconds_per_image": {"shape": ev["timing_shape"], "device": "cpu" if not _gpu() else "gpu", **times},
-        "beats_linear_baseline": bool(beats_linear),
         "figures": figures,
         "notes": profile_notes(args, config, dataset, facts, models),
     }
