@@ -15,7 +15,7 @@ Two ways to run a trained network on a whole image:
 import numpy as np
 
 
-def _pad_to_multiple(x, multiple, mode):
+def pad_to_multiple(x, multiple, mode="reflect"):
     """Pad an HxWxC array at the bottom/right so both sides are multiples of ``multiple``."""
     height, width = x.shape[:2]
     pad_h = (-height) % multiple
@@ -37,7 +37,7 @@ def predict_full(model, x, multiple=1, pad_mode="reflect"):
     if x.ndim != 3:
         raise ValueError(f"predict_full expects one HxWxC image, got shape {x.shape}")
     height, width = x.shape[:2]
-    padded = _pad_to_multiple(x, multiple, pad_mode)
+    padded = pad_to_multiple(x, multiple, pad_mode)
     out = _forward(model, padded[None])[0]
     return out[:height, :width]
 

@@ -23,6 +23,7 @@ at the bottom and right narrower than a stride is not covered. An image smaller 
 patch is an error.
 """
 
+import hashlib
 import json
 import logging
 import math
@@ -158,6 +159,11 @@ def extract_patch_pairs(images, sizes, strides, max_patches=None, seed=0, return
 def _canonical(obj):
     """Provenance as JSON-comparable Python (tuples -> lists, NumPy -> Python)."""
     return json.loads(json.dumps(obj, sort_keys=True, default=_json_default))
+
+
+def provenance_digest(provenance, length=12):
+    """A short stable hash of a provenance dict, for naming cache files by what they hold."""
+    return hashlib.sha256(json.dumps(_canonical(provenance), sort_keys=True).encode()).hexdigest()[:length]
 
 
 def _json_default(obj):

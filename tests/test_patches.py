@@ -186,3 +186,12 @@ def test_inconsistent_batches_are_rejected(tmp_path):
     with pytest.raises(KitError, match="count"):
         PatchCache.write(tmp_path / "p.h5", {"rgb": np.zeros((2, 8, 8, 3)), "hs": np.zeros((3, 8, 8, 31))},
                          PROVENANCE)
+
+
+def test_provenance_digest_ignores_key_order_and_numpy_types():
+    from data_prep.patches import provenance_digest
+
+    a = provenance_digest({"size": 64, "names": ("a", "b"), "seed": np.int64(3)})
+    b = provenance_digest({"seed": 3, "names": ["a", "b"], "size": 64})
+    assert a == b and len(a) == 12
+    assert provenance_digest({"size": 32, "names": ["a", "b"], "seed": 3}) != a

@@ -23,6 +23,7 @@ and HR-HS patches and 32x32 intermediate patches (the printed 127 and 31 are rea
 
 import numpy as np
 
+from common.inference import pad_to_multiple
 from common.io import KitError
 from data_prep.degrade import bicubic_resize, downsample
 from data_prep.patches import extract_patch_pairs
@@ -30,16 +31,6 @@ from data_prep.render import nikon_d700_response, render_camera
 
 #: The datasets of Table 1, in the order ``--data-root`` looks for them.
 PAPER_DATASETS = ("harvard", "icvl", "nus")
-
-
-def pad_to_multiple(image, multiple):
-    """Reflect-pad an H x W x C array at the bottom/right to multiples of ``multiple``."""
-    height, width = image.shape[:2]
-    pad = ((0, (-height) % multiple), (0, (-width) % multiple), (0, 0))
-    if pad[0][1] == 0 and pad[1][1] == 0:
-        return image
-    mode = "reflect" if pad[0][1] < height and pad[1][1] < width else "symmetric"
-    return np.pad(image, pad, mode=mode)
 
 
 def observations(cube, config, with_upsampled=True):

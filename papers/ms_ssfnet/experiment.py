@@ -72,7 +72,7 @@ def _patch_arrays(dataset, split, config, seed):
         else:
             train, val = _hold_out(train, config["val_fraction"], seed)
         return train, val
-    from data_prep.patches import PatchCache
+    from data_prep.patches import PatchCache, provenance_digest
 
     sizes, strides = patch_geometry(config)
 
@@ -85,10 +85,8 @@ def _patch_arrays(dataset, split, config, seed):
         }
 
     def cache(part, names, max_patches):
-        import hashlib
-
         prov = provenance(names, max_patches)
-        digest = hashlib.sha256(json.dumps(prov, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        digest = provenance_digest(prov)
         path = REPO_ROOT / "cache" / PAPER / f"{dataset.name}_{part}_{digest}.h5"
         per_image = None if max_patches is None else max(1, int(np.ceil(max_patches / len(names))))
 

@@ -21,8 +21,6 @@
   1392 x 1300 at 256), predicted independently and stitched back.
 """
 
-import hashlib
-import json
 import math
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import numpy as np
 import keras
 
 from common.io import KitError, atomic_path
+from data_prep.patches import provenance_digest
 
 SUPPORTED = ("icvl",)
 HERE = Path(__file__).resolve().parent
@@ -89,7 +88,7 @@ def make_folds(dataset):
 def _store_key(dataset, names):
     identity = {"format": STORE_FORMAT, "dataset": dataset.name, "names": sorted(names),
                 "about": dataset.describe() if dataset.name == "synthetic" else str(dataset.root)}
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return provenance_digest(identity, length=16)
 
 
 class PairStore:

@@ -15,15 +15,13 @@
   patches. The network sees RGB in [0, 1] and predicts the cube on its stored scale.
 """
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 
 from common.cli import REPO_ROOT, choose_dataset
 from common.io import KitError
-from data_prep.patches import PatchCache, extract_patch_pairs
+from data_prep.patches import PatchCache, extract_patch_pairs, provenance_digest
 from data_prep.render import render_ntire2020_clean
 from data_prep.splits import ntire2020_split
 
@@ -106,7 +104,7 @@ def patch_cache(dataset, description, names, which, config, seed=0):
         "patches_per_image": per_image,
         "seed": seed,
     }
-    digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:12]
+    digest = provenance_digest(provenance)
     path = Path(CACHE_DIR) / f"{dataset.name}_{which}_{data['patch_size']}px_{digest}.h5"
     return PatchCache.build(
         path, provenance, lambda: _patches_of(dataset, names, data["patch_size"], per_image, seed)
