@@ -2,16 +2,18 @@
 
 ``fit`` wraps ``model.fit`` with what every paper needs:
 
-- resume: ``keras.callbacks.BackupAndRestore`` keeps the weights, the optimizer state and
-  the epoch counter in ``<run_dir>/<name>_backup/`` at the end of every epoch (it keeps the
-  previous checkpoint too, and falls back to it when the latest cannot be read). Running
-  the same command again continues from the last completed epoch. A network that already
-  finished (``<name>.done`` beside its weights) is loaded instead of trained again, so a
-  paper that trains several networks resumes at the one that was interrupted.
-- logs: ``<name>_log.csv`` (appended across resumes) and TensorBoard under
+- resume: a checkpoint of the whole training state (weights, optimizer, learning rate,
+  seed generators, callback counters, epoch; ``common.checkpoint``) is written to
+  ``<run_dir>/<name>_resume/`` at the end of every epoch, atomically. Running the same
+  command again continues after the last completed epoch and, where the run is
+  deterministic, ends with the weights an uninterrupted run ends with. A network that
+  already finished (``<name>.done`` beside its weights) is loaded instead of trained
+  again, so a paper that trains several networks resumes at the one that was interrupted.
+- logs: ``<name>_log.csv`` (one row per completed epoch, rewritten from the checkpoint
+  so that an epoch cut short is never logged) and TensorBoard under
   ``<run_dir>/tensorboard/<name>``.
 - divergence: a NaN or Inf loss stops training with a ``KitError`` that names the epoch
-  and batch; the backup of the last completed epoch is left in place.
+  and batch; the checkpoint of the last completed epoch is left in place.
 - output: ``<name>.weights.h5`` and, when the model can be serialized, ``<name>.keras``,
   each written atomically.
 """
@@ -27,6 +29,8 @@ import numpy as np
 
 import keras
 
+from common import checkpoint
+from common.checkpoint import restore_callbacks
 from common.io import KitError, atomic_path, atomic_write_text, save_model_atomic
 
 
@@ -63,20 +67,41 @@ class StopOnNonFinite(keras.callbacks.Callback):
                 return
 
 
-class _BackupUnlessDiverged(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` that never overwrites the last good epoch with diverged weights.
+class _Checkpoint(keras.callbacks.Callback):
+    """Writes a checkpoint (``common.checkpoint``) and the CSV log after every completed
+    epoch, unless the epoch diverged; on the way in, gives stateful callbacks back their
+    counters and tells the data source which epoch comes first.
 
-    Keras still calls ``on_epoch_end`` after a callback stops training mid-epoch, so the
-    plain callback would save the NaN weights as the latest backup.
+    It must be the last callback: at the end of an epoch the others (``ReduceLROnPlateau``
+    lowering the learning rate, a stop condition) have acted, so the checkpoint holds the
+    state the next epoch starts from; at the start, their own ``on_train_begin`` (which
+    resets them) has run before their counters are restored.
     """
 
-    def __init__(self, guard, **kwargs):
-        super().__init__(delete_checkpoint=False, **kwargs)
-        self._guard = guard
+    def __init__(self, directory, log_path, guard, state, tracked, epoch_clock):
+        super().__init__()
+        self.directory, self.log_path, self.guard = directory, log_path, guard
+        self.history = list(state["history"]) if state else []
+        self.resume_callbacks = state["callbacks"] if state else None
+        self.first_epoch = state["epochs_done"] if state else 0
+        self.tracked, self.epoch_clock = tracked, epoch_clock
+
+    def on_train_begin(self, logs=None):
+        restore_callbacks(self.tracked, self.resume_callbacks)
+        if self.epoch_clock is not None:
+            self.epoch_clock.start(self.first_epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._guard.where is None:
-            super().on_epoch_end(epoch, logs)
+        if self.guard.where is not None:
+            return
+        self.history.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        checkpoint.save(self.directory, self.model, epoch + 1, self.history, self.tracked,
+                        stopped=bool(self.model.stop_training))
+        checkpoint.write_log(self.log_path, self.history)
+
+
+def _stage(verbose):
+    return print if verbose else (lambda message: None)
 
 
 def _tensorboard(log_dir):
@@ -136,32 +161,40 @@ def fit(
         model.load_weights(weights_path)
         return read_log(log_path)
 
+    resume_dir = run_dir / f"{name}_resume"
+    state = checkpoint.restore(resume_dir, model, stage=_stage(verbose))
+    if state is not None:
+        checkpoint.write_log(log_path, state["history"])
+    elif log_path.exists():
+        log_path.unlink()  # a log without a checkpoint belongs to no epoch that will be kept
     guard = StopOnNonFinite()
-    backup_dir = run_dir / f"{name}_backup"
+    callbacks = list(callbacks)
+    inputs, targets = train_data if isinstance(train_data, tuple) else (train_data, None)
     all_callbacks = [
-        _BackupUnlessDiverged(guard, backup_dir=str(backup_dir)),
-        keras.callbacks.CSVLogger(str(log_path), append=True),
         *_tensorboard(run_dir / "tensorboard" / name),
         guard,
         *callbacks,
+        _Checkpoint(resume_dir, log_path, guard, state, callbacks, getattr(inputs, "epoch_clock", None)),
     ]
-    inputs, targets = train_data if isinstance(train_data, tuple) else (train_data, None)
-    model.fit(
-        inputs,
-        targets,
-        batch_size=batch_size,
-        shuffle=targets is not None,  # a tf.data pipeline shuffles itself
-        validation_data=val_data,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_steps=validation_steps,
-        callbacks=all_callbacks,
-        verbose=verbose,
-    )
+    first_epoch = state["epochs_done"] if state else 0
+    if not (state and state["stopped"]):
+        model.fit(
+            inputs,
+            targets,
+            batch_size=batch_size,
+            shuffle=targets is not None,  # a tf.data pipeline shuffles itself
+            validation_data=val_data,
+            epochs=epochs,
+            initial_epoch=first_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            callbacks=all_callbacks,
+            verbose=verbose,
+        )
     if guard.where is not None:
         raise KitError(
             f"training of {name} diverged at {guard.where}; the last completed epoch is kept in "
-            f"{backup_dir} (lower the learning rate or enable gradient clipping)"
+            f"{resume_dir} (lower the learning rate or enable gradient clipping)"
         )
 
     with atomic_path(weights_path) as tmp:
@@ -169,5 +202,5 @@ def fit(
     if save_keras:
         save_model_atomic(model, run_dir / f"{name}.keras")
     atomic_write_text(done_marker, f"{epochs}\n")
-    shutil.rmtree(backup_dir, ignore_errors=True)
+    shutil.rmtree(resume_dir, ignore_errors=True)
     return read_log(log_path)

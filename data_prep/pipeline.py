@@ -25,11 +25,13 @@ Sampling, reading and augmentation are NumPy code shared by both front ends:
 ``numpy_batches`` yields the batches directly (hosts without TensorFlow, e.g. a JAX-only
 GPU host); ``make_dataset`` runs the same function in tf.data's parallel map
 (``num_parallel_calls=AUTOTUNE``, order kept) and prefetches. An epoch is fully
-determined by its key k (order and symmetries from ``numpy.random.default_rng([seed, k])``):
-``numpy_batches`` uses k = 0, 1, 2, ...; ``make_dataset`` draws one key per pass from
-``tf.data.Dataset.random(seed)`` (a new one each time Keras starts an epoch,
-reproducible for a seed). Within a batch the samples are in increasing index order
-(the batch's content is what the shuffle decides).
+determined by its key k (order and symmetries from ``numpy.random.default_rng([seed, k])``),
+and the key is the epoch number: ``numpy_batches`` uses k = first_epoch, first_epoch + 1,
+...; ``make_dataset`` takes each pass's key from the dataset's ``EpochClock``, which
+``common.training.fit`` starts at the first epoch it trains. A training resumed after
+epoch 12 therefore sees in epoch 13 exactly the batches an uninterrupted run sees.
+Within a batch the samples are in increasing index order (the batch's content is what
+the shuffle decides).
 
 Memory: with ``in_memory='auto'`` a ``PatchCache`` whose columns fit in
 ``MEMORY_BUDGET_BYTES`` (as float32) is read into RAM once; larger caches are read patch
@@ -40,6 +42,7 @@ cache keeps warm.
 import functools
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -80,6 +83,32 @@ def _aligned_empty(shape, alignment=64):
     raw = np.empty(nbytes + alignment, np.uint8)
     start = -raw.ctypes.data % alignment
     return raw[start:start + nbytes].view(np.float32).reshape(shape)
+
+
+class EpochClock:
+    """The epoch number that keys a data source's per-epoch randomness.
+
+    The trainer calls ``start(first_epoch)`` before its first epoch (``common.training.fit``
+    does, for any training data with an ``epoch_clock`` attribute). Each pass over the
+    data then asks ``next_key()`` once, when its iterator starts: Keras starts one pass per
+    epoch, in order (it may start the next one at the end of the current epoch, which is
+    why the clock counts passes rather than listening for epoch boundaries).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.first = 0
+        self.passes = 0
+
+    def start(self, first_epoch):
+        with self._lock:
+            self.first, self.passes = int(first_epoch), 0
+
+    def next_key(self):
+        with self._lock:
+            key = self.first + self.passes
+            self.passes += 1
+            return key
 
 
 class _Member:
@@ -214,12 +243,13 @@ def _memory_budget():
 
 
 def numpy_batches(inputs, targets, batch_size, shuffle=True, augment=True, seed=0, epochs=1,
-                  drop_remainder=False, in_memory="auto"):
-    """Yield ``(inputs, targets)`` NumPy batches for ``epochs`` epochs (None: forever),
-    the same batches ``make_dataset`` builds (epoch e uses key e)."""
+                  drop_remainder=False, in_memory="auto", first_epoch=0):
+    """Yield ``(inputs, targets)`` NumPy batches for epochs ``first_epoch`` to
+    ``first_epoch + epochs - 1`` (``epochs=None``: forever), the same batches
+    ``make_dataset`` builds for those epochs (epoch e uses key e)."""
     sampler = BatchSampler(inputs, targets, batch_size, shuffle, augment, seed, drop_remainder, in_memory)
-    epoch = 0
-    while epochs is None or epoch < epochs:
+    epoch = first_epoch
+    while epochs is None or epoch < first_epoch + epochs:
         plan = sampler.epoch_plan(epoch)
         for b in range(sampler.n_batches):
             yield sampler.pack(sampler.flat_batch(epoch, b, plan))
@@ -256,12 +286,28 @@ def make_dataset(inputs, targets, batch_size, shuffle=True, augment=True, seed=0
         return sampler.pack(flat)
 
     n_batches = sampler.n_batches
-    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-    if repeat:
-        keys = keys.repeat()
+    clock = EpochClock()
+
+    def first_key(_):
+        key = tf.numpy_function(lambda: np.int64(clock.next_key()), [], tf.int64, stateful=True)
+        key.set_shape(())
+        return key
+
+    # One clock reading per iterator: its first pass gets that key, a repeating
+    # iterator's later passes the keys after it.
+    def passes(key):
+        return tf.data.Dataset.range(key, np.iinfo(np.int64).max if repeat else key + 1)
+
+    keys = tf.data.Dataset.from_tensors(np.int64(0)).map(first_key).flat_map(passes)
     batches = keys.flat_map(lambda key: tf.data.Dataset.range(n_batches).map(lambda b: (key, b)))
     dataset = batches.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     # flat_map hides the length: state it, so Keras knows the steps of an epoch
     cardinality = tf.data.INFINITE_CARDINALITY if repeat else n_batches
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(cardinality))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # Several machines (MultiWorkerMirroredStrategy): each worker keeps its share of every
+    # global batch; there are no files to split between them.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+    dataset.epoch_clock = clock
+    return dataset

@@ -136,6 +136,26 @@ def test_tf_dataset_structure_alignment_and_sample_set():
         np.testing.assert_array_equal(x1["rgb"], x2["rgb"])
 
 
+def _ids(batches):
+    return [check_batch(x, y).tolist() for x, y in batches]
+
+
+def test_epoch_clock_keys_each_pass_by_its_epoch_number():
+    """Epoch e holds the same batches whichever epoch the iteration started at (resume),
+    and the same ones tf.data and numpy_batches build."""
+    expected = _ids(numpy_batches(INPUTS, TARGETS, 4, seed=3, epochs=4))  # epochs 0..3
+    per_epoch = [expected[3 * e:3 * e + 3] for e in range(4)]
+    dataset = make_dataset(INPUTS, TARGETS, 4, seed=3)
+    dataset.epoch_clock.start(2)  # a run resumed after 2 completed epochs
+    assert _ids(_epoch(dataset)) == per_epoch[2]
+    assert _ids(_epoch(dataset)) == per_epoch[3]
+    assert _ids(numpy_batches(INPUTS, TARGETS, 4, seed=3, first_epoch=1)) == per_epoch[1]
+
+    repeating = make_dataset(INPUTS, TARGETS, 4, seed=3, repeat=True)
+    repeating.epoch_clock.start(1)  # one iterator over many passes: epochs 1, 2, 3
+    assert _ids(_epoch(repeating.take(9))) == per_epoch[1] + per_epoch[2] + per_epoch[3]
+
+
 def test_tf_dataset_repeat_and_static_batch(tmp_path):
     cache = PatchCache.write(tmp_path / "c.h5", {"rgb": INPUTS["rgb"], "hs": TARGETS[0]}, {})
     dataset = make_dataset(cache["rgb"], cache["hs"], 4, repeat=True, drop_remainder=True,

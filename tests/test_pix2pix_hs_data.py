@@ -69,6 +69,11 @@ def test_pair_store_round_trip_and_random_crops(tmp_path):
     before = list(crops._plan)
     crops.on_epoch_end()
     assert crops._plan != before  # new random crops each epoch
+    crops.on_epoch_end()
+    epoch_2 = list(crops._plan)
+    resumed = D.RandomCrops(store, dataset.names, crop=16, seed=3)
+    resumed.epoch_clock.start(2)  # what common.training.fit does after 2 completed epochs
+    assert resumed._plan == epoch_2
     store.close()
 
 

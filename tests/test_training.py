@@ -21,13 +21,13 @@ def _model(lr=0.05):
 
 
 class _Interrupt(keras.callbacks.Callback):
-    """Simulates a crash at the end of a given epoch (after the backup was written)."""
+    """Simulates a crash at the start of a given epoch (after the previous one's checkpoint)."""
 
     def __init__(self, epoch):
         super().__init__()
         self.epoch = epoch
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
             raise KeyboardInterrupt
 
@@ -37,7 +37,7 @@ def test_resume_continues_from_last_completed_epoch(tmp_path):
     set_seed(0)
     model = _model()
     with pytest.raises(KeyboardInterrupt):
-        fit(model, (x, y), epochs=5, run_dir=tmp_path, verbose=0, callbacks=[_Interrupt(1)])
+        fit(model, (x, y), epochs=5, run_dir=tmp_path, verbose=0, callbacks=[_Interrupt(2)])
     assert not (tmp_path / "model.done").exists()
     assert read_log(tmp_path / "model_log.csv")["epoch"] == [0.0, 1.0]
 
@@ -46,7 +46,7 @@ def test_resume_continues_from_last_completed_epoch(tmp_path):
     # Epochs 0 and 1 were completed and backed up; the resumed run trains 2, 3, 4 only.
     assert history["epoch"] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert (tmp_path / "model.done").exists() and (tmp_path / "model.keras").exists()
-    assert not (tmp_path / "model_backup").exists()
+    assert not (tmp_path / "model_resume").exists()
 
 
 def test_finished_network_is_loaded_not_retrained(tmp_path):
@@ -74,3 +74,50 @@ def test_count_params_by_hand():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization()])
     # Dense: 4*3 + 3 = 15 trainable; BN: gamma, beta trainable (6), mean, var not (6).
     assert count_params(model) == (21, 6)
+
+
+def _interrupted_run(tmp_path, at_epoch):
+    x, y = _data()
+    set_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), (x, y), epochs=5, run_dir=tmp_path, verbose=0, callbacks=[_Interrupt(at_epoch)])
+    return x, y
+
+
+def test_unreadable_newest_checkpoint_falls_back_to_previous(tmp_path, capsys):
+    x, y = _interrupted_run(tmp_path, 3)
+    resume = tmp_path / "model_resume"
+    assert sorted(p.name for p in resume.iterdir()) == ["epoch-000002", "epoch-000003"]
+    weights = resume / "epoch-000003" / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated
+    (resume / "epoch-000004.partial").mkdir()  # a checkpoint cut short by a kill
+
+    history = fit(_model(), (x, y), epochs=5, run_dir=tmp_path, verbose=1)
+    out = capsys.readouterr().out
+    assert "epoch-000003 cannot be read" in out and "resuming after epoch 2" in out
+    assert history["epoch"] == [0.0, 1.0, 2.0, 3.0, 4.0]  # epoch 2 (0-based) trained again, logged once
+
+
+def test_no_readable_checkpoint_is_one_clear_error(tmp_path):
+    x, y = _interrupted_run(tmp_path, 2)
+    for weights in (tmp_path / "model_resume").glob("epoch-*/model.weights.h5"):
+        weights.write_bytes(b"")
+    with pytest.raises(KitError, match="no readable checkpoint.*delete .*model_resume"):
+        fit(_model(), (x, y), epochs=5, run_dir=tmp_path, verbose=0)
+
+
+def test_learning_rate_and_plateau_counter_survive_a_resume(tmp_path):
+    x, y = _data()
+
+    def plateau():
+        # min_delta: never an improvement, so the rate halves whenever ``wait`` reaches 2
+        return keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_delta=1e9)
+
+    set_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), (x, y), epochs=5, run_dir=tmp_path, verbose=0, callbacks=[plateau(), _Interrupt(2)])
+    resumed = _model()
+    fit(resumed, (x, y), epochs=5, run_dir=tmp_path, verbose=0, callbacks=[plateau()])
+    # By hand: epoch 0 improves on inf (wait 0); wait 1 after epoch 1, 2 after epoch 2 ->
+    # halved to 0.025; wait 1 after epoch 3, 2 after epoch 4 -> halved to 0.0125.
+    assert float(resumed.optimizer.learning_rate) == pytest.approx(0.0125)

@@ -176,8 +176,10 @@ def to_tanh(x):
 class RandomCrops(keras.utils.PyDataset):
     """Sec. 2.3: one random ``crop`` x ``crop`` crop per image and epoch, as (rgb, hs) in [-1, 1].
 
-    The crops of epoch e come from ``numpy.random.default_rng([seed, e])`` (e counts the
-    epochs seen by this object: a resumed run draws other, equally random crops).
+    The crops of epoch e come from ``numpy.random.default_rng([seed, e])``. The object is
+    its own ``epoch_clock``: ``common.training.fit`` calls ``start(first_epoch)`` before
+    training, so a run resumed after epoch 12 draws in epoch 13 the crops an uninterrupted
+    run draws; Keras' ``on_epoch_end`` moves it on by one epoch.
     """
 
     def __init__(self, store, names, crop, batch_size=1, crops_per_image=1, seed=0, **kwargs):
@@ -201,6 +203,14 @@ class RandomCrops(keras.utils.PyDataset):
                          int(rng.integers(0, width - self.crop + 1))))
         order = rng.permutation(len(plan))
         return [plan[i] for i in order]
+
+    @property
+    def epoch_clock(self):
+        return self
+
+    def start(self, first_epoch):
+        self.epoch = int(first_epoch)
+        self._plan = self._make_plan()
 
     def __len__(self):
         return math.ceil(len(self._plan) / self.batch_size)

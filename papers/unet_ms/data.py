@@ -140,19 +140,21 @@ def estimate_patch_bytes(first_shape, n_images, size, stride, bands=31, max_patc
 def streamed_dataset(dataset, names, size, stride, batch_size, seed=0, buffer_images=8, bands=31):
     """tf.data pipeline over all patches of ``names``, read one image at a time.
 
-    Each epoch visits the images in a new seeded order; a shuffle buffer of about
+    Each epoch visits the images in an order keyed by the epoch number (its
+    ``epoch_clock``, started by ``common.training.fit``); a shuffle buffer of about
     ``buffer_images`` images' patches mixes patches across images. Returns
     ``(dataset, patches_per_epoch)``; the count assumes every image has the first one's
     size and is only used for progress display.
     """
     import tensorflow as tf
 
+    from data_prep.pipeline import EpochClock
+
     names = list(names)
-    epoch = {"n": 0}
+    clock = EpochClock()
 
     def generate():
-        order = np.random.default_rng([seed, epoch["n"]]).permutation(len(names))
-        epoch["n"] += 1
+        order = np.random.default_rng([seed, clock.next_key()]).permutation(len(names))
         for i in order:
             rgb, hs, _ = load_pair(dataset, names[i])
             pairs = extract_patch_pairs({"rgb": rgb, "hs": hs}, sizes={"rgb": size, "hs": size},
@@ -164,9 +166,12 @@ def streamed_dataset(dataset, names, size, stride, batch_size, seed=0, buffer_im
     per_image = _grid_count(first_rgb.shape[0], first_rgb.shape[1], size, stride)
     signature = (tf.TensorSpec((size, size, 3), tf.float32), tf.TensorSpec((size, size, bands), tf.float32))
     data = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    # The buffer's shuffle is the same every pass; what it mixes differs with the epoch's
+    # image order, so each epoch (and a resumed one alike) is determined by its number.
     data = data.shuffle(max(batch_size, per_image * buffer_images), seed=seed,
-                        reshuffle_each_iteration=True)
+                        reshuffle_each_iteration=False)
     data = data.batch(batch_size).prefetch(2)
+    data.epoch_clock = clock
     return data, per_image * len(names)
 
 
