@@ -2,8 +2,12 @@
 
     python -m papers.<name> train|evaluate|reproduce [--data synthetic|<dataset>=<root>]
         [--data-root DIR] [--profile quick|paper] [--epochs N] [--out DIR] [--seed N]
+        [--distribute none|mirrored]
 
 ``reproduce`` is train + evaluate + the comparison with the published numbers.
+``--distribute mirrored`` trains on every local device, or on several machines
+(``common.distribute``); it is not part of a run's identity, so a run started on one
+device can be resumed on several.
 
 A run writes everything under one output folder (default ``results/<paper>/<timestamp>/``).
 Running the same command again after an interruption finds the unfinished run with the
@@ -24,12 +28,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import distribute
+from common.distribute import MODES
 from common.io import KitError, atomic_write_json, atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("train", "evaluate", "reproduce")
 # The arguments that define a run: an unfinished run is resumed only when they all agree.
-RUN_KEYS = ("paper", "data", "data_root", "profile", "epochs", "seed")
+RUN_KEYS = ("paper", "data", "data_root", "profile", "epochs", "seed", "batch_size")
 
 
 def positive_int(text):
@@ -61,6 +67,10 @@ def make_parser(paper, description, profiles=("quick", "paper"), commands=COMMAN
     parser.add_argument("--epochs", type=positive_int, default=None, help="override the profile's epochs")
     parser.add_argument("--out", default=None, help="output folder (default results/<paper>/<timestamp>)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--distribute", choices=list(MODES), default="none",
+        help="'mirrored': every local GPU (TensorFlow MirroredStrategy, or several machines via "
+        "TF_CONFIG; JAX DataParallel); the batch size stays the global batch")
     return parser
 
 
@@ -99,10 +109,15 @@ class Run:
     @property
     def out_dir(self):
         """The run folder. It is created (with its ``run_args.json``) on first use, so a run
-        that fails on its inputs before writing anything leaves nothing behind."""
+        that fails on its inputs before writing anything leaves nothing behind. A worker
+        other than the chief of a multi-machine training writes into ``worker-<i>/``."""
         if not (self.folder / "run_args.json").is_file():
             self.folder.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.folder / "run_args.json", self.record)
+        worker = distribute.active()
+        if not worker.is_chief:
+            (self.folder / f"worker-{worker.worker}").mkdir(exist_ok=True)
+            return self.folder / f"worker-{worker.worker}"
         return self.folder
 
     def path(self, *parts):
@@ -174,6 +189,10 @@ def prepare_run(args, paper):
     record = {**identity, "command": args.command, "argv": sys.argv[1:]}
     run = Run(paper=paper, args=args, folder=out_dir, record=record)
     run.stage(f"{'resuming' if resumed else 'starting'} {args.command} ({args.profile} profile) in {out_dir}")
+    setup = distribute.configure(getattr(args, "distribute", "none"))
+    if setup.replicas > 1 or not setup.is_chief:
+        run.stage(f"distributed training: {setup.description}"
+                  + ("" if setup.is_chief else f"; this is worker {setup.worker}"))
     return run
 
 

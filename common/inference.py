@@ -27,8 +27,28 @@ def pad_to_multiple(x, multiple, mode="reflect"):
     return np.pad(x, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)
 
 
-def _forward(model, batch):
-    return np.asarray(model.predict_on_batch(batch), dtype=np.float32)
+def forward(model, batch):
+    """One forward pass of ``model`` over ``batch`` (an array or a dict of arrays) as float32.
+
+    Under ``--distribute`` with N replicas the batch is split between them: it is padded
+    to a multiple of N with copies of its last sample (JAX cannot split a batch of one
+    image between two devices) and run through ``predict`` (Keras 3.15's
+    ``predict_on_batch`` under a TensorFlow ``MirroredStrategy`` returns every replica's
+    output for the whole batch); the padding's outputs are dropped.
+    """
+    from common import distribute
+
+    replicas = distribute.active().replicas
+    if replicas == 1:
+        return np.asarray(model.predict_on_batch(batch), dtype=np.float32)
+    arrays = batch if isinstance(batch, dict) else {None: batch}
+    n = len(next(iter(arrays.values())))
+    pad = (-n) % replicas
+    padded = {k: np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) for k, a in arrays.items()}
+    out = model.predict(padded if isinstance(batch, dict) else padded[None], batch_size=n + pad, verbose=0)
+    if isinstance(out, (list, tuple)):
+        return [np.asarray(o[:n], dtype=np.float32) for o in out]
+    return np.asarray(out[:n], dtype=np.float32)
 
 
 def predict_full(model, x, multiple=1, pad_mode="reflect"):
@@ -38,7 +58,7 @@ def predict_full(model, x, multiple=1, pad_mode="reflect"):
         raise ValueError(f"predict_full expects one HxWxC image, got shape {x.shape}")
     height, width = x.shape[:2]
     padded = pad_to_multiple(x, multiple, pad_mode)
-    out = _forward(model, padded[None])[0]
+    out = forward(model, padded[None])[0]
     return out[:height, :width]
 
 
@@ -88,7 +108,7 @@ def predict_tiled(model, x, tile, overlap=0, blend=False, batch_size=32):
     for start in range(0, len(origins), batch_size):
         chunk = origins[start : start + batch_size]
         tiles = np.stack([canvas[r : r + tile, c : c + tile] for r, c in chunk])
-        preds = _forward(model, tiles)
+        preds = forward(model, tiles)
         if out is None:
             out = np.zeros((canvas_h, canvas_w, preds.shape[-1]), dtype=np.float32)
         for (r, c), pred in zip(chunk, preds):

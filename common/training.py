@@ -29,7 +29,7 @@ import numpy as np
 
 import keras
 
-from common import checkpoint
+from common import checkpoint, distribute
 from common.checkpoint import restore_callbacks
 from common.io import KitError, atomic_path, atomic_write_text, save_model_atomic
 
@@ -162,7 +162,8 @@ def fit(
         return read_log(log_path)
 
     resume_dir = run_dir / f"{name}_resume"
-    state = checkpoint.restore(resume_dir, model, stage=_stage(verbose))
+    # Every worker of a multi-machine training resumes from the chief's checkpoint.
+    state = checkpoint.restore(distribute.chief_path(resume_dir), model, stage=_stage(verbose))
     if state is not None:
         checkpoint.write_log(log_path, state["history"])
     elif log_path.exists():

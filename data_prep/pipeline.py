@@ -256,6 +256,25 @@ def numpy_batches(inputs, targets, batch_size, shuffle=True, augment=True, seed=
         epoch += 1
 
 
+def _split_between_replicas(sampler, drop_remainder):
+    """Under ``--distribute`` with N replicas every batch is split into N equal parts
+    (``common.distribute.check_batch_size``): a last, smaller batch is dropped, and data
+    smaller than one batch become one batch of the largest multiple of N they hold.
+    Returns the ``drop_remainder`` that now holds (True)."""
+    from common import distribute
+
+    if distribute.active().replicas <= 1:
+        return drop_remainder
+    distribute.check_batch_size(sampler.batch_size)
+    if sampler.n < sampler.batch_size:
+        if distribute.even_count(sampler.n) == 0:
+            raise KitError(f"{sampler.n} sample(s) cannot be split between {distribute.active().replicas} "
+                           f"replicas (--distribute)")
+        sampler.batch_size = distribute.even_count(sampler.n)
+    sampler.n_batches = sampler.n // sampler.batch_size
+    return True
+
+
 def make_dataset(inputs, targets, batch_size, shuffle=True, augment=True, seed=0, repeat=False,
                  drop_remainder=False, in_memory="auto"):
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` float32 batches for ``model.fit``.
@@ -264,12 +283,14 @@ def make_dataset(inputs, targets, batch_size, shuffle=True, augment=True, seed=0
         multi-input / multi-output); any array may be a ``PatchCache`` column.
     shuffle: a new order every epoch. augment: random flips / quarter turns, the same
         for every array of a sample. repeat: loop forever (use ``steps_per_epoch``).
-    drop_remainder: drop the last, smaller batch (static batch dimension).
+    drop_remainder: drop the last, smaller batch (static batch dimension); always done
+        under ``--distribute`` with several replicas (see ``_split_between_replicas``).
     in_memory: True, False or 'auto' (read a PatchCache into RAM when it fits).
     """
     import tensorflow as tf
 
     sampler = BatchSampler(inputs, targets, batch_size, shuffle, augment, seed, drop_remainder, in_memory)
+    drop_remainder = _split_between_replicas(sampler, drop_remainder)
     plan = functools.lru_cache(maxsize=4)(sampler.epoch_plan)  # one permutation per epoch
 
     def load(key, index):

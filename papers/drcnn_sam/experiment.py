@@ -20,7 +20,7 @@ import numpy as np
 
 from common import metrics
 from common.evaluation import evaluate_images
-from common.inference import predict_full
+from common.inference import forward, predict_full
 from common.io import KitError, atomic_write_json
 from common.training import count_params, fit, set_seed
 from papers.drcnn_sam import baselines as bl
@@ -182,7 +182,7 @@ def load_facts(run):
 def _grey_predict(model, cube, chunk=8):
     """Band by band: every band of an H x W x C cube through a 1-channel network."""
     bands = np.transpose(cube, (2, 0, 1))[..., None]
-    out = [np.asarray(model.predict_on_batch(bands[i : i + chunk]), np.float32) for i in range(0, len(bands), chunk)]
+    out = [forward(model, bands[i : i + chunk]) for i in range(0, len(bands), chunk)]
     return np.transpose(np.concatenate(out)[..., 0], (1, 2, 0))
 
 

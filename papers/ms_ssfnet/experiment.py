@@ -23,6 +23,7 @@ import numpy as np
 from common import metrics
 from common.cli import REPO_ROOT, choose_dataset, make_parser, prepare_run, run_main
 from common.evaluation import evaluate_images, summarize
+from common.inference import forward
 from common.io import KitError, atomic_write_json
 from common.report import load_published, write_results
 
@@ -242,8 +243,7 @@ def load_trained(run, config):
 def predict_image(model, obs, inputs, shape):
     """One forward pass over the whole (padded) image, cropped back to ``shape``."""
     batch = {k: obs[k][None] for k in inputs}
-    out = model.predict_on_batch(batch)
-    return np.asarray(out, dtype=np.float32)[0, : shape[0], : shape[1]]
+    return forward(model, batch)[0, : shape[0], : shape[1]]
 
 
 def evaluate(run, config, dataset, split, networks, description):
