@@ -9,7 +9,9 @@ it (or pass the folder with ``--out``); ``reproduce`` = train + evaluate + compa
 regression); ``ablation`` also trains every branch count of the profile's Fig. 4 list.
 """
 
-from common.cli import COMMANDS, choose_dataset, make_parser, prepare_run, run_main
+from common import distribute
+from common.cli import COMMANDS, choose_dataset, make_parser, positive_int, prepare_run, run_main
+from common.io import KitError
 from common.report import load_published, write_results
 from papers.pix2pix_hs import baselines
 from papers.pix2pix_hs import experiment as E
@@ -34,6 +36,8 @@ def profile_notes(args, profile, dataset):
             f"{train['learning_rate']:g} (paper 2e-4); {data['runs_per_fold']} run(s) per fold (paper 2).")
     elif args.epochs:
         notes.append(f"--epochs {args.epochs} instead of the kit's {train['epochs']} (the paper gives none).")
+    if args.batch_size:
+        notes.append(f"--batch-size {args.batch_size} (the paper trains with batch 1, Sec. 2.3).")
     if dataset.name != "icvl":
         notes.append(
             "Data: the synthetic set, not ICVL: compare the gain of the full net over the per-pixel "
@@ -48,9 +52,20 @@ def profile_notes(args, profile, dataset):
 def main(argv=None):
     parser = make_parser(E.PAPER, __doc__.split("\n\n")[0], profiles=tuple(PROFILES),
                          commands=COMMANDS + ("ablation",))
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=None,
+        help="override the profile's batch size (the paper trains with 1, Sec. 2.3; with "
+        "--distribute it must be a multiple of the number of devices)")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
+    if args.batch_size:
+        profile["train"]["batch_size"] = args.batch_size
     run = prepare_run(args, E.PAPER)
+    replicas = distribute.active().replicas
+    if profile["train"]["batch_size"] % replicas:
+        raise KitError(f"--distribute: a batch of {profile['train']['batch_size']} does not split between "
+                       f"{replicas} replicas (the paper trains with batch 1, Sec. 2.3); add --batch-size "
+                       f"{replicas} or a multiple of it")
     dataset, why = choose_dataset(args, ("icvl",), synthetic_kwargs={
         "n_scenes": profile["data"]["synthetic_scenes"], "size": profile["data"]["synthetic_size"]})
     run.stage(f"data: {dataset.describe()} ({why})")

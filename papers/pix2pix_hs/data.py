@@ -28,6 +28,7 @@ import numpy as np
 
 import keras
 
+from common import distribute
 from common.io import KitError, atomic_path
 from data_prep.patches import provenance_digest
 
@@ -191,6 +192,10 @@ class RandomCrops(keras.utils.PyDataset):
             if height < self.crop or width < self.crop:
                 raise KitError(f"{store.path}: image {name} ({height}x{width}) is smaller than the "
                                f"{self.crop}x{self.crop} training crop")
+        distribute.check_batch_size(self.batch_size)
+        if distribute.active().replicas > 1 and len(self.names) * self.crops_per_image < self.batch_size:
+            raise KitError(f"{len(self.names)} training image(s) x {self.crops_per_image} crop(s) make no "
+                           f"batch of {self.batch_size}")
         self.epoch = 0
         self._plan = self._make_plan()
 
@@ -213,6 +218,8 @@ class RandomCrops(keras.utils.PyDataset):
         self._plan = self._make_plan()
 
     def __len__(self):
+        if distribute.active().replicas > 1:  # every batch must split evenly: drop a smaller last one
+            return len(self._plan) // self.batch_size
         return math.ceil(len(self._plan) / self.batch_size)
 
     def __getitem__(self, index):
@@ -229,7 +236,13 @@ class RandomCrops(keras.utils.PyDataset):
 
 
 def centre_crops(store, names, crop):
-    """Fixed centre crops of ``names`` as (rgb, hs) arrays in [-1, 1] (validation logs)."""
+    """Fixed centre crops of ``names`` as (rgb, hs) arrays in [-1, 1] (validation logs).
+
+    Under ``--distribute`` only the first multiple of the replica count is kept (every
+    batch must split evenly); None when that leaves none."""
+    names = list(names)[:distribute.even_count(len(names))]
+    if not names:
+        return None
     rgbs, hss = [], []
     for name in names:
         height, width = store.shape(name)[:2]

@@ -101,7 +101,7 @@ def train_one(run, store, fold, profile, n_branches, run_index):
     gan = _gan(profile, n_branches)
     crops = D.RandomCrops(store, fold["train"], tsettings["crop"], batch_size=tsettings["batch_size"],
                           crops_per_image=tsettings["crops_per_image"], seed=run.seed + 1000 * run_index)
-    val = D.centre_crops(store, fold["val"], tsettings["crop"]) if fold["val"] else None
+    val = D.centre_crops(store, fold["val"], tsettings["crop"])
     trainable = count_params(gan.generator)[0] + count_params(gan.discriminator)[0]
     already = (run.out_dir / f"{name}.done").is_file() and facts_path.is_file()
     run.stage(f"{'loading' if already else 'training'} {name}: G {gan.generator.count_params():,} + "

@@ -161,7 +161,9 @@ class Pix2PixHS(keras.Model):
         self.d_iterations = int(d_iterations)
         self.g_iterations = int(g_iterations)
         self.phase_step = self.add_weight(
-            shape=(), dtype="int32", initializer="zeros", trainable=False, name="phase_step")
+            shape=(), dtype="int32", initializer="zeros", trainable=False, name="phase_step",
+            aggregation="only_first_replica")  # updated inside each replica's step
+        self._traced_phase = "d"
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in ("loss", "d_loss", "g_adv", "g_l1", "rmse")
         }
@@ -242,26 +244,56 @@ class Pix2PixHS(keras.Model):
         return self._tf_test_step(*args)
 
     # ----------------------------------------------------------------- TensorFlow
+    def make_train_function(self, force=False):
+        """TensorFlow: one traced step per phase, the phase chosen on the host each step.
+
+        An optimizer update is a synchronisation point between replicas under a
+        ``tf.distribute`` strategy, and TensorFlow allows none inside a ``tf.cond``; so
+        instead of branching in the graph (as the JAX step does with ``lax.cond``) the D
+        step and the G step are traced separately and the host, which keeps a copy of the
+        phase counter (read from the model's ``phase_step`` each time ``fit`` starts, so a
+        resumed run continues in its phase), calls the right one.
+        """
+        if keras.backend.backend() != "tensorflow":
+            return super().make_train_function(force)
+        if self.steps_per_execution != 1:
+            raise KitError("pix2pix_hs on TensorFlow runs one step per call (steps_per_execution=1): "
+                           "the host chooses each step's phase")
+        if self.train_function is None or force:
+            steps = {}
+            for phase in ("d", "g"):
+                super().make_train_function(force=True)
+                steps[phase] = self.train_function
+            host = self._host_phase = {"step": 0}
+
+            def train_function(iterator):
+                phase = "d" if host["step"] < self.d_iterations else "g"
+                host["step"] = (host["step"] + 1) % self.cycle
+                self._traced_phase = phase  # read while tracing the step of this phase
+                return steps[phase](iterator)
+
+            self.train_function = train_function
+        self._host_phase["step"] = int(ops.convert_to_numpy(self.phase_step))
+        return self.train_function
+
     def _tf_train_step(self, data):
         import tensorflow as tf
 
         rgb, hs = self._unpack(data)
-
-        def update(network, optimizer, objective):
-            def branch():
-                with tf.GradientTape() as tape:
-                    losses = self._forward(rgb, hs, training=True)
-                variables = network.trainable_variables
-                grads = tape.gradient(losses[objective], variables)
-                optimizer.apply(grads, variables)
-                return losses
-            return branch
-
-        losses = ops.cond(
-            self._in_d_phase(self.phase_step),
-            update(self.discriminator, self.d_optimizer, "d_loss"),
-            update(self.generator, self.g_optimizer, "loss"),
-        )
+        if self._traced_phase == "d":
+            network, optimizer, objective = self.discriminator, self.d_optimizer, "d_loss"
+        else:
+            network, optimizer, objective = self.generator, self.g_optimizer, "loss"
+        # Under a tf.distribute strategy each replica holds 1/N of the batch and the
+        # optimizer sums the replicas' gradients: dividing each replica's mean loss by N
+        # makes that sum the gradient of the mean over the whole batch (as Keras' own
+        # train_step does).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            losses = self._forward(rgb, hs, training=True)
+            scaled = losses[objective] / replicas
+        variables = network.trainable_variables
+        optimizer.apply(tape.gradient(scaled, variables), variables)
         self.phase_step.assign(self._next_phase_step(self.phase_step))
         self.optimizer.iterations.assign_add(1)
         return self._update_trackers(losses)
