@@ -209,7 +209,7 @@ def case_rdab_coordconv(sizes):
     profile = config.get_profile(_profile_name(sizes))
     model = net.build_from_config(profile)
     notes = ["the released test script tiles 64x64; timed here in one pass"]
-    loss = _paper_loss(lambda: _import("papers.rdab_coordconv.train").make_loss(profile["train"]["loss"]),
+    loss = _paper_loss(lambda: _import("papers.rdab_coordconv.train").make_loss(profile["train"]["loss"], profile["train"].get("ssim_positions", "valid")),
                        notes)
     train = profile["train"]
 

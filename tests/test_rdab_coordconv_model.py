@@ -14,8 +14,8 @@ import keras
 from common.inference import predict_full, predict_tiled
 from common.layers import ChannelAttention, CoordConv, SpatialAttention
 from papers.rdab_coordconv import config as cfg
-from papers.rdab_coordconv.model import build_from_config, build_model, rdab
-from papers.rdab_coordconv.train import make_loss, sse_half
+from papers.rdab_coordconv.model import COORD_READERS, build_from_config, build_model, rdab
+from papers.rdab_coordconv.train import make_loss, ssim_loss_all_pixels, ssim_map_all_pixels, sse_half
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "papers" / "rdab_coordconv" / "published.json"
 
@@ -100,6 +100,32 @@ def test_ablations_change_only_what_they_remove():
     assert no_cbam.count_params() == 233_059 - attention
 
 
+def test_zero_coord_kernels_changes_only_the_coordinate_entries():
+    keras.utils.set_random_seed(0)
+    default = build_model()
+    keras.utils.set_random_seed(0)
+    zeroed = build_model(zero_coord_kernels=True)
+    assert zeroed.count_params() == 233_059
+    changed = {zeroed.get_layer(n).kernel.path for n in COORD_READERS}
+    for a, b in zip(default.weights, zeroed.weights):
+        if b.path in changed:
+            a, b = np.asarray(a), np.asarray(b)
+            np.testing.assert_array_equal(b[:, :, :3], a[:, :, :3])  # RGB entries: Glorot, as before
+            assert not b[:, :, 3:].any() and a[:, :, 3:].any()  # coordinate entries: zero
+        else:
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # The dense 1x1 convolution then ignores the position at initialisation: constant on a
+    # constant image (with Glorot-initialised coordinate entries it varies across it).
+    x = np.full((1, 16, 16, 3), 0.2, "float32")
+    for model, varies in ((zeroed, False), (default, True)):
+        c1 = keras.Model(model.input, model.get_layer("dense_c1").output)(x)
+        assert (np.ptp(np.asarray(c1), axis=(1, 2)).max() > 1e-3) == varies
+    assert build_model(use_coordconv=False, zero_coord_kernels=True).count_params() == 233_059 - (2 * 9 * 8 + 2 * 16)
+    # Profiles: the paper keeps Keras' defaults (the release), the quick profile zeroes.
+    assert cfg.get_profile("paper")["model"]["zero_coord_kernels"] is False
+    assert cfg.get_profile("quick")["model"]["zero_coord_kernels"] is True
+
+
 def _conv_same(x, kernel, bias=None):
     """NumPy 'same' cross-correlation, NHWC x HWIO."""
     k = kernel.shape[0]
@@ -167,6 +193,33 @@ def test_losses_eq14_and_released():
     # The release's loss: half the sum of squared errors of each patch, averaged over the batch.
     expected = 0.5 * np.sum((pred - truth) ** 2, axis=(1, 2, 3))
     np.testing.assert_allclose(np.asarray(sse_half(truth, pred)), expected, rtol=1e-5)
+
+
+def test_ssim_over_all_pixels_eq13():
+    rng = np.random.default_rng(5)
+    truth = rng.random((2, 24, 28, 31)).astype("float32")
+    pred = np.clip(truth + rng.normal(0, 0.05, truth.shape), 0, 1).astype("float32")
+    full = np.asarray(ssim_map_all_pixels(truth, pred))
+    assert full.shape == truth.shape
+    # Where the 11x11 window fits, the map is tf.image.ssim's (keras.ops.image.ssim).
+    interior = full[:, 5:-5, 5:-5].mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(interior, np.asarray(keras.ops.image.ssim(truth, pred, max_val=1.0)), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(ssim_loss_all_pixels(truth, pred)), 1.0 - full.mean(axis=(1, 2, 3)), rtol=1e-6)
+    assert float(np.max(np.abs(ssim_loss_all_pixels(truth, truth)))) < 1e-5
+    # An error in the outermost pixel row only: no valid 11x11 window is centred there and
+    # its weight in the nearest ones (5 pixels away) is 0.4 % of a centre pixel's, so the
+    # valid-position SSIM hardly sees it; eq. 13 over every pixel does.
+    ring = truth.copy()
+    ring[:, :1] *= 0.5
+    valid, every = make_loss("l2_ssim", "valid"), make_loss("l2_ssim", "all")
+    mse_part = np.mean((ring - truth) ** 2, axis=(1, 2, 3))
+    valid_ssim = np.asarray(valid(truth, ring)) - mse_part
+    every_ssim = np.asarray(every(truth, ring)) - mse_part
+    assert np.all(every_ssim > 20 * valid_ssim) and np.all(every_ssim > 1e-3)
+    with pytest.raises(ValueError, match="ssim_positions"):
+        make_loss("l2_ssim", "same")
+    assert cfg.get_profile("paper")["train"]["ssim_positions"] == "valid"
+    assert cfg.get_profile("quick")["train"]["ssim_positions"] == "all"
 
 
 def test_training_step_lowers_the_loss_and_keras_round_trip(tmp_path):

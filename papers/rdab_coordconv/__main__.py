@@ -62,12 +62,22 @@ def profile_notes(args, config, dataset, facts, models):
             f"batch {train['batch_size']}, Adam {train['learning_rate']:g} -> {train['final_learning_rate']:g}"
             + ("" if train["ablations"] else "; the ablations of Tables 2-3 are not trained in this profile")
             + ".")
+        if config["model"].get("zero_coord_kernels"):
+            notes.append("Initialisation (this profile only): the kernel entries of the two convolutions that read "
+                         "the CoordConv channels start at zero, not Glorot-uniform (coordinates in [-1, 1] swamp "
+                         "RGB in [0, 1] at initialisation; same layers and values).")
     elif args.epochs:
         notes.append(f"--epochs {args.epochs} instead of the paper's 500.")
     if dataset.name != "ntire2020":
         notes.append("Data: the kit's synthetic scenes rendered with the NTIRE 2020 clean-track response, "
                      "not ARAD: the values are not comparable with the paper's; the gaps between rows are.")
-    notes.append(f"Loss: {train['loss']} ({'L2 + (1 - SSIM), eq. 14' if train['loss'] == 'l2_ssim' else 'the release: sum of squared errors / 2'}).")
+    if train["loss"] == "l2_ssim":
+        where = ("every pixel of the patch (eq. 13 literally, window truncated at the border)"
+                 if train.get("ssim_positions", "valid") == "all"
+                 else "the valid 11x11 window positions (tf.image.ssim)")
+        notes.append(f"Loss: l2_ssim (L2 + (1 - SSIM), eq. 14; SSIM averaged over {where}).")
+    else:
+        notes.append(f"Loss: {train['loss']} (the release: sum of squared errors / 2).")
     notes.append(
         "Inference as the released test script: 64x64 tiles, edge tiles zero-padded. MRAE = mean |gt - rec| / gt "
         f"over H x W x C (NTIRE 2020), zero policy '{config['eval']['mrae_zero_policy']}' (truth elements equal to 0 "

@@ -4,12 +4,17 @@ Every ``paper`` setting names where it comes from: the paper (Sec. 3.1 implement
 details, Sec. 3.3 loss), the authors' released model (``../shared/KIT_NOTES.md``), or a
 choice of this kit where both are silent (said so, and repeated in the README).
 
-``quick`` runs the whole ``reproduce`` on the embedded synthetic data in about two minutes
-of two CPU cores: it keeps the paper's full network (233,059 values) but trains it on far
-fewer and smaller patches (216 of 32 x 32 from 18 scenes of 128 x 128) for 7 epochs
-(189 steps; the paper: 500 epochs of 1000), decays the learning rate to 1e-4 only, and
-skips the ablation trainings. That is far too little training for this network to learn
-the mapping well: its numbers check the pipeline, not the paper's claims.
+``quick`` runs the whole ``reproduce`` on the embedded synthetic data in about three
+minutes of two CPU cores: it keeps the paper's full network (233,059 values) but trains
+it on far fewer and smaller patches (432 of 32 x 32 from 18 scenes of 128 x 128) for 6
+epochs (324 steps; the paper: 500 epochs of 1000), decays the learning rate to 1e-4
+only, and skips the ablation trainings. Two more deviations make so short a run learn
+the mapping at all (measured in the README): the kernel entries that read the two
+CoordConv channels start at zero (``zero_coord_kernels``), and the SSIM term of eq. 14
+is averaged over every pixel of the patch (``ssim_positions="all"``, eq. 13 literally)
+instead of the valid window positions only. Measured (README): test MRAE 0.162 (seed 0)
+and 0.158 (seed 1) against 0.189 for the linear regression and 0.163 for the authors'
+weights; the earlier quick profile without these changes ended at 0.527.
 ``smoke`` is for the tests: a narrowed network, a few steps.
 """
 
@@ -23,6 +28,9 @@ PAPER = {
         "widths": [8, 16, 32],
         "dense_width": 16,
         "dropout": 0.2,
+        # Keras' default (Glorot-uniform) initialisation everywhere, as the release. True:
+        # the kernel entries reading the two coordinate channels start at zero (quick).
+        "zero_coord_kernels": False,
     },
     "data": {
         # Sec. 3.1: 400 training / 50 validation images, "8000 training patches and 1000
@@ -44,6 +52,12 @@ PAPER = {
         # (exponential) decay per step from 1e-3 to 1e-5 over the whole run.
         "lr_schedule": "exponential",
         "loss": "l2_ssim",  # eq. 14: L2 + (1 - SSIM); "sse_half" = the released loss
+        # Where eq. 14's SSIM map is averaged: "valid" = the window positions inside the
+        # patch (tf.image.ssim: the outer 5 pixels are never a window centre), "all" = every pixel
+        # of the patch (eq. 13: "1/M sum over p in P", M = the pixels of the patch), the
+        # window truncated at the border. The paper's code for eq. 14 is not released;
+        # the kit keeps tf.image.ssim's "valid" here (train.py, README).
+        "ssim_positions": "valid",
         "augment": True,  # flips / rot90 (kit choice; the paper does not say)
         "ablations": True,  # also train without CoordConv and without CBAM (Tables 2-3)
     },
@@ -61,16 +75,30 @@ PAPER = {
 }
 
 QUICK = copy.deepcopy(PAPER)
+# The CoordConv channels span [-1, 1] (RMS 0.58) while the clean-track RGB of these scenes
+# has mean 0.11-0.13: with Glorot-initialised kernels ~97 % of the dense branch's initial
+# output variance is position, not colour, and a few hundred steps do not undo it
+# (test MRAE 0.527 after 189 steps, the same budget without CoordConv 0.198, with these
+# kernel entries started at zero 0.194). Same layers and values, initialisation only.
+QUICK["model"].update(zero_coord_kernels=True)
 QUICK["data"].update(
     patch_size=32,  # 4x fewer pixels per patch than 64: CPU budget
-    patches_per_image=12,
+    patches_per_image=24,  # 432 patches, 54 steps/epoch (12 per image, 7 x 27 steps: MRAE 0.184)
     val_patches_per_image=4,
     synthetic_scenes=24,
     synthetic_size=128,
 )
-# 7 epochs x 27 steps: a decay to 1e-5 would spend most of so short a run at a uselessly
-# small rate, so the quick run stops the same geometric decay at 1e-4.
-QUICK["train"].update(epochs=7, final_learning_rate=1e-4, ablations=False)
+# 6 epochs x 54 steps (5 epochs: test MRAE 0.166, 7 epochs: 0.158): a decay to 1e-5
+# would spend most of so short a run at a uselessly small rate, so the quick run stops
+# the same geometric decay at 1e-4.
+# ssim_positions "all": with the valid positions only, the outer 5 pixels of a patch
+# (53 % of a 32 x 32 patch) are never the centre of an SSIM window; the outermost pixel
+# weighs 0.4 % of a centre pixel in the nearest windows, and eq. 14's L2 term is ~3 % of
+# the loss. The outermost pixel ring of every 64 x 64 evaluation tile then stays ~0.06 too
+# dark (truth ~0.12 there; relative error 0.42 vs 0.17 inside the tile) however long the
+# quick run trains (7 to 14 epochs measured). Eq. 13 read literally (every pixel) brings
+# that ring to 0.27 at the same budget (README).
+QUICK["train"].update(epochs=6, final_learning_rate=1e-4, ablations=False, ssim_positions="all")
 QUICK["eval"].update(max_test_images=4, splits=["val", "test"], timing_repeats=1)
 
 SMOKE = copy.deepcopy(QUICK)

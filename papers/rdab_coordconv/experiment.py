@@ -60,7 +60,8 @@ def variants_to_train(config):
 def build_variant(config, variant):
     m = config["model"]
     overrides = {"use_coordconv": m["use_coordconv"], "use_cbam": m["use_cbam"], **VARIANTS[variant][1]}
-    return build_model(widths=tuple(m["widths"]), dense_width=m["dense_width"], dropout=m["dropout"], **overrides)
+    return build_model(widths=tuple(m["widths"]), dense_width=m["dense_width"], dropout=m["dropout"],
+                       zero_coord_kernels=m.get("zero_coord_kernels", False), **overrides)
 
 
 def train(run, dataset, description, splits, config):

@@ -41,6 +41,8 @@ the first convolutions (3 input channels instead of 5); ``use_cbam=False`` drops
 attention modules and keeps the block's plain residual ``ReLU(BN(f + x + side))``.
 """
 
+import numpy as np
+
 import keras
 from keras import layers
 
@@ -53,6 +55,8 @@ CBAM_RATIO = 8  # channel-attention reduction: hidden units C // 8
 SA_KERNEL = 7  # spatial-attention kernel size
 DROPOUT = 0.2
 MULTIPLE = 4  # height and width must be divisible by 2 ** (number of max-pools)
+# The two convolutions that read the CoordConv output (RGB + 2 coordinate channels).
+COORD_READERS = ("l1_entry", "dense_c1")
 
 # Level names used in layer names: full, half and quarter resolution, then the decoder.
 ENCODER_BLOCKS = (("l1", 2), ("l2", 2), ("l3", 2))
@@ -130,12 +134,22 @@ def build_model(
     widths=WIDTHS,
     dense_width=DENSE_WIDTH,
     dropout=DROPOUT,
+    zero_coord_kernels=False,
     name="rdab_coordconv",
 ):
     """The released network (233,059 stored values with the defaults).
 
     ``widths`` and ``dense_width`` exist so that a CPU profile can shrink the network; the
     paper's model and the released weights use the defaults.
+
+    ``zero_coord_kernels=True`` changes the initialisation only (same layers, same 233,059
+    values): the kernel entries of ``l1_entry`` and ``dense_c1`` that read the two
+    coordinate channels start at zero instead of Glorot-uniform, so the untrained network
+    does not depend on the position in the patch and learns that dependence only as far
+    as the loss asks for it. The coordinates span [-1, 1] (RMS 0.58) while the RGB of
+    these data has mean ~0.13, so with the default initialisation the first features are
+    mostly functions of the position; short trainings cannot undo that (quick profile,
+    README). The paper profile keeps the default (the release used Keras' defaults).
     """
     if len(widths) != 3:
         raise ValueError(f"widths must give three levels, got {widths!r}")
@@ -145,7 +159,21 @@ def build_model(
     dense = dense_branch(x, dense_width)
     fused = layers.Add(name="fusion_add")([attention, dense])
     spectra = conv(BANDS, 5, "fusion_out")(fused)
-    return keras.Model(rgb, spectra, name=name)
+    model = keras.Model(rgb, spectra, name=name)
+    if use_coordconv and zero_coord_kernels:
+        zero_coordinate_kernels(model, input_shape[-1])
+    return model
+
+
+def zero_coordinate_kernels(model, image_channels=3):
+    """Set to zero the kernel entries that read the CoordConv channels (the input channels
+    after the ``image_channels`` RGB ones) in ``COORD_READERS``; every other weight is
+    left as it is."""
+    for layer_name in COORD_READERS:
+        kernel = model.get_layer(layer_name).kernel
+        values = np.array(keras.ops.convert_to_numpy(kernel))
+        values[:, :, image_channels:, :] = 0.0
+        kernel.assign(values)
 
 
 def build_from_config(config):
@@ -157,6 +185,7 @@ def build_from_config(config):
         widths=tuple(m["widths"]),
         dense_width=m["dense_width"],
         dropout=m["dropout"],
+        zero_coord_kernels=m.get("zero_coord_kernels", False),
     )
 
 
