@@ -60,10 +60,17 @@ def _seed_states(model):
     return states
 
 
+def _state_names(callback):
+    """The state attributes of a Keras stateful callback (None for any other callback)."""
+    return next((names for kind, names in CALLBACK_STATE.items() if isinstance(callback, kind)), None)
+
+
 def _callback_state(callback):
-    for kind, names in CALLBACK_STATE.items():
-        if isinstance(callback, kind):
-            return {name: _plain(getattr(callback, name, None)) for name in names}
+    """A callback's resumable state: its ``CALLBACK_STATE`` attributes, or what its own
+    ``get_resume_state()`` returns; None for a callback without state."""
+    names = _state_names(callback)
+    if names is not None:
+        return {name: _plain(getattr(callback, name, None)) for name in names}
     get_state = getattr(callback, "get_resume_state", None)
     return get_state() if callable(get_state) else None
 
@@ -112,8 +119,8 @@ def save(directory, model, epochs_done, history, callbacks, stopped=False):
         "epochs_done": int(epochs_done),
         "stopped": bool(stopped),
         "history": history,
-        "callbacks": [{"type": type(c).__name__, "state": _callback_state(c)}
-                      for c in callbacks if _callback_state(c) is not None],
+        "callbacks": [{"type": type(c).__name__, "state": value}
+                      for c, value in ((c, _callback_state(c)) for c in callbacks) if value is not None],
         "python_random": _python_rng_state(),
         "numpy_random": _numpy_rng_state(),
     }
@@ -181,7 +188,7 @@ def restore_callbacks(callbacks, states):
         if not pending or pending[0]["type"] != type(callback).__name__:
             return  # other callbacks than at the checkpoint: leave them as they start
         state = pending.pop(0)["state"]
-        if any(isinstance(callback, kind) for kind in CALLBACK_STATE):
+        if _state_names(callback) is not None:
             for name, value in state.items():
                 setattr(callback, name, value)
         else:

@@ -35,6 +35,7 @@ chief's checkpoint, so the run folder must be on a file system every machine see
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from common.io import KitError
 
@@ -170,8 +171,6 @@ def even_count(n):
 
 def chief_path(path):
     """The chief's copy of a path inside this worker's ``worker-<i>/`` folder."""
-    from pathlib import Path
-
     parts = Path(path).parts
     if _active.is_chief or f"worker-{_active.worker}" not in parts:
         return Path(path)

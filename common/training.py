@@ -30,7 +30,6 @@ import numpy as np
 import keras
 
 from common import checkpoint, distribute
-from common.checkpoint import restore_callbacks
 from common.io import KitError, atomic_path, atomic_write_text, save_model_atomic
 
 
@@ -87,7 +86,7 @@ class _Checkpoint(keras.callbacks.Callback):
         self.tracked, self.epoch_clock = tracked, epoch_clock
 
     def on_train_begin(self, logs=None):
-        restore_callbacks(self.tracked, self.resume_callbacks)
+        checkpoint.restore_callbacks(self.tracked, self.resume_callbacks)
         if self.epoch_clock is not None:
             self.epoch_clock.start(self.first_epoch)
 
