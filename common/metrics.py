@@ -34,7 +34,7 @@ import numpy as np
 from keras import ops
 
 from common.io import KitError
-from common.losses import spectral_angle
+from common.losses import spectral_angle, ssim_map
 
 _PACKAGE = "hskit"
 
@@ -521,16 +521,18 @@ class PSNRMetric(_RunningMean):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class SSIMMetric(_RunningMean):
-    """Running mean over images of SSIM averaged over bands (``keras.ops.image.ssim``:
-    Wang et al. constants, 11 x 11 Gaussian sigma 1.5, 'valid'), with ``max_val`` the
-    data range, for training logs. Images must be at least 11 x 11."""
+    """Running mean over images of SSIM averaged over bands (``common.losses.ssim_map``
+    at the 'valid' positions, float32: ``tf.image.ssim``'s value, Wang et al. constants,
+    11 x 11 Gaussian sigma 1.5), with ``max_val`` the data range, for training logs.
+    Images must be at least 11 x 11."""
 
     def __init__(self, max_val=1.0, name="ssim", **kwargs):
         super().__init__(name=name, **kwargs)
         self.max_val = float(max_val)
 
     def _values(self, y_true, y_pred, sample_weight):
-        values = ops.image.ssim(y_true, y_pred, max_val=self.max_val, data_format="channels_last")
+        values = ops.mean(ssim_map(y_true, y_pred, max_val=self.max_val, positions="valid"), axis=(1, 2, 3))
+        values = ops.cast(values, self.dtype)
         return values, _weights(sample_weight, ops.shape(values)[0], self.dtype)
 
     def get_config(self):

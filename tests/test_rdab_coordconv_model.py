@@ -13,9 +13,10 @@ import keras
 
 from common.inference import predict_full, predict_tiled
 from common.layers import ChannelAttention, CoordConv, SpatialAttention
+from common.losses import ssim_loss, ssim_map
 from papers.rdab_coordconv import config as cfg
 from papers.rdab_coordconv.model import COORD_READERS, build_from_config, build_model, rdab
-from papers.rdab_coordconv.train import make_loss, ssim_loss_all_pixels, ssim_map_all_pixels, sse_half
+from papers.rdab_coordconv.train import make_loss, sse_half
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "papers" / "rdab_coordconv" / "published.json"
 
@@ -199,13 +200,14 @@ def test_ssim_over_all_pixels_eq13():
     rng = np.random.default_rng(5)
     truth = rng.random((2, 24, 28, 31)).astype("float32")
     pred = np.clip(truth + rng.normal(0, 0.05, truth.shape), 0, 1).astype("float32")
-    full = np.asarray(ssim_map_all_pixels(truth, pred))
+    full = np.asarray(ssim_map(truth, pred, max_val=1.0, positions="all"))
     assert full.shape == truth.shape
     # Where the 11x11 window fits, the map is tf.image.ssim's (keras.ops.image.ssim).
     interior = full[:, 5:-5, 5:-5].mean(axis=(1, 2, 3))
     np.testing.assert_allclose(interior, np.asarray(keras.ops.image.ssim(truth, pred, max_val=1.0)), rtol=1e-5)
-    np.testing.assert_allclose(np.asarray(ssim_loss_all_pixels(truth, pred)), 1.0 - full.mean(axis=(1, 2, 3)), rtol=1e-6)
-    assert float(np.max(np.abs(ssim_loss_all_pixels(truth, truth)))) < 1e-5
+    every_pixel = ssim_loss(max_val=1.0, positions="all")
+    np.testing.assert_allclose(np.asarray(every_pixel.call(truth, pred)), 1.0 - full.mean(axis=(1, 2, 3)), rtol=1e-6)
+    assert float(np.max(np.abs(every_pixel.call(truth, truth)))) < 1e-5
     # An error in the outermost pixel row only: no valid 11x11 window is centred there and
     # its weight in the nearest ones (5 pixels away) is 0.4 % of a centre pixel's, so the
     # valid-position SSIM hardly sees it; eq. 13 over every pixel does.
