@@ -619,21 +619,20 @@ def patch_pool(case, target_shapes, rng):
 
 
 def input_pipeline(inputs, targets, batch):
-    """(endless batches, front end): the kit's tf.data pipeline, or its NumPy twin when
-    TensorFlow is missing; shuffled and augmented (flips, quarter turns) every epoch."""
+    """(endless batches, front end): the kit's ``make_dataset``, shuffled and augmented
+    (flips, quarter turns) every epoch: tf.data, or ``BatchDataset`` without TensorFlow."""
     from data_prep import pipeline
 
-    options = dict(shuffle=True, augment=True, drop_remainder=True, in_memory=True)
-    try:
-        import tensorflow  # noqa: F401 - only to choose the front end
-    except ImportError:
-        return pipeline.numpy_batches(inputs, targets, batch, epochs=None, **options), "numpy_batches"
-    return pipeline.make_dataset(inputs, targets, batch, repeat=True, **options), "tf.data"
+    dataset = pipeline.make_dataset(inputs, targets, batch, repeat=True, shuffle=True, augment=True,
+                                    drop_remainder=True, in_memory=True)
+    if isinstance(dataset, pipeline.BatchDataset):
+        return dataset, f"BatchDataset ({dataset.threads} threads)"
+    return dataset, "tf.data"
 
 
 def measure_pipeline(batches, batch, n_batches):
     """Patches per second (wall clock and per CPU-second of this process) of ``batches``."""
-    batches = iter(batches)
+    batches = iter(batches)  # a PyDataset iterates as Keras reads it: batch 0, 1, 2, ...
     for _ in range(2):
         next(batches)
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -644,21 +643,28 @@ def measure_pipeline(batches, batch, n_batches):
     return {"patches_per_s": patches / elapsed, "patches_per_cpu_s": patches / cpu if cpu > 0 else None}
 
 
-def measure_fit(case, batches, steps, warmup):
+def measure_fit(case, batches, steps, warmup, steps_per_execution=1):
     """Samples/s of ``model.fit`` fed by the input pipeline (the kit's training path),
-    timed from the end of the ``warmup``-th step to the end of the last one."""
+    timed from the end of the ``warmup`` steps to the end of the last one. With
+    ``steps_per_execution`` N > 1 Keras runs N steps per call of the compiled step (one
+    host round trip and one callback per N steps); warm-up and timed steps are rounded
+    up to multiples of N."""
     import keras
 
-    ends = []  # (wall, CPU) time at the end of every step
+    executions = -(-warmup // steps_per_execution), -(-steps // steps_per_execution)
+    if steps_per_execution != 1:
+        case.model.steps_per_execution = steps_per_execution
+        case.model.make_train_function(force=True)
+    ends = []  # (wall, CPU) time at the end of every execution
 
     def stamp(batch, logs):
         ends.append((time.perf_counter(), time.process_time()))
 
-    case.model.fit(batches, epochs=1, steps_per_epoch=warmup + steps, shuffle=False, verbose=0,
-                   callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=stamp)])
-    (wall0, cpu0), (wall1, cpu1) = ends[warmup - 1], ends[-1]
-    samples = steps * case.batch
-    return {"samples_per_s": samples / (wall1 - wall0),
+    case.model.fit(batches, epochs=1, steps_per_epoch=sum(executions) * steps_per_execution, shuffle=False,
+                   verbose=0, callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=stamp)])
+    (wall0, cpu0), (wall1, cpu1) = ends[executions[0] - 1], ends[-1]
+    samples = executions[1] * steps_per_execution * case.batch
+    return {"samples_per_s": samples / (wall1 - wall0), "steps_per_execution": steps_per_execution,
             "samples_per_cpu_s": samples / (cpu1 - cpu0) if cpu1 > cpu0 else None}
 
 
@@ -734,7 +740,7 @@ def bench_case(name, args, device, peak_gflops, rng, log):
         row["pipeline"] = pipe
         if args.fit:
             log(f"{name}: fit from the pipeline, {steps} timed steps")
-            fit = measure_fit(case, batches, steps, args.warmup)
+            fit = measure_fit(case, batches, steps, args.warmup, args.steps_per_execution)
             fit["fraction_of_bare_step"] = fit["samples_per_s"] / train["samples_per_s"]
             row["fit"] = fit
     except Exception as error:  # noqa: BLE001 - one broken network must not stop the others
@@ -894,6 +900,9 @@ def make_parser():
                         help="whole-image size HxW instead of 482x512 / 512x512 (e.g. 128x128 on a CPU)")
     parser.add_argument("--fit", action="store_true",
                         help="also time model.fit fed by the input pipeline (the kit's training path)")
+    parser.add_argument("--steps-per-execution", type=_positive, default=1,
+                        help="steps per call of the compiled training step in the --fit timing (Keras "
+                             "compile(steps_per_execution=...); default 1)")
     parser.add_argument("--quick", action="store_true", help="tiny networks and images (smoke run)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="output folder (default results/bench/<timestamp>)")
@@ -984,7 +993,8 @@ def main(argv=None):
                      "warmup": args.warmup, "infer_repeats": args.infer_repeats,
                      "pipeline_batches": args.pipeline_batches, "batch_override": args.batch,
                      "max_batch": args.max_batch, "image_override": args.image,
-                     "quick": args.quick, "fit": args.fit, "seed": args.seed},
+                     "quick": args.quick, "fit": args.fit,
+                     "steps_per_execution": args.steps_per_execution, "seed": args.seed},
         "matmul_peak": {"gflops": peak, "n": n, "dtype": matmul_dtype},
         "load_average": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
         "built": [r["model"] for r in results if "error" not in r],

@@ -85,6 +85,35 @@ def configure(mode):
     return _active
 
 
+def has_tensorflow():
+    """True where TensorFlow imports (tf.data, TensorBoard); the JAX-only GPU host has none."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def on_gpu():
+    """True when the Keras backend computes on a GPU (recorded with timings)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
 def cpu_devices():
     """The ``KIT_CPU_DEVICES`` count (0 when unset)."""
     text = os.environ.get("KIT_CPU_DEVICES", "").strip()

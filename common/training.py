@@ -105,7 +105,7 @@ def _stage(verbose):
 
 def _tensorboard(log_dir):
     """The TensorBoard callback where it can write (it needs TensorFlow's summary ops)."""
-    if importlib.util.find_spec("tensorboard") is None or importlib.util.find_spec("tensorflow") is None:
+    if importlib.util.find_spec("tensorboard") is None or not distribute.has_tensorflow():
         return []
     return [keras.callbacks.TensorBoard(log_dir=str(log_dir))]
 

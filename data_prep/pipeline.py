@@ -11,7 +11,9 @@ Every task of the kit trains on aligned patches:
 ``make_dataset(inputs, targets, batch_size, ...)`` takes the inputs and targets as Keras
 does (an array, a tuple of arrays for several inputs/outputs, or a dict keyed by the
 model's input/output names), where every array may also be a ``PatchCache`` column
-(``cache['hs']``), and returns a ``tf.data.Dataset`` of ``(inputs, targets)`` batches.
+(``cache['hs']``), and returns a ``tf.data.Dataset`` of ``(inputs, targets)`` batches, or,
+where TensorFlow is not installed (the JAX-only GPU host), a ``BatchDataset``
+(``keras.utils.PyDataset``) of the same batches, built ahead by a pool of threads.
 
 Each epoch the patches are shuffled and, with ``augment=True``, each one is given one of
 the 8 symmetries of the square (a flip and a rotation by a multiple of 90 degrees). None
@@ -21,13 +23,13 @@ every array of a sample, whatever its size: an 8x8 LR patch and the 128x128 patc
 the same region stay aligned. Arrays whose samples are scalars or vectors (fewer than
 two dimensions) are passed through unchanged.
 
-Sampling, reading and augmentation are NumPy code shared by both front ends:
-``numpy_batches`` yields the batches directly (hosts without TensorFlow, e.g. a JAX-only
-GPU host); ``make_dataset`` runs the same function in tf.data's parallel map
-(``num_parallel_calls=AUTOTUNE``, order kept) and prefetches. An epoch is fully
+Sampling, reading and augmentation are NumPy code (``BatchSampler``) shared by every
+front end: ``numpy_batches`` yields the batches directly; ``make_dataset`` runs the same
+function in tf.data's parallel map (``num_parallel_calls=AUTOTUNE``, order kept) and
+prefetches, or in ``BatchDataset``'s threads. An epoch is fully
 determined by its key k (order and symmetries from ``numpy.random.default_rng([seed, k])``),
 and the key is the epoch number: ``numpy_batches`` uses k = first_epoch, first_epoch + 1,
-...; ``make_dataset`` takes each pass's key from the dataset's ``EpochClock``, which
+...; ``make_dataset``'s front ends take each pass's key from the dataset's ``EpochClock``, which
 ``common.training.fit`` starts at the first epoch it trains. A training resumed after
 epoch 12 therefore sees in epoch 13 exactly the batches an uninterrupted run sees.
 Within a batch the samples are in increasing index order (the batch's content is what
@@ -39,13 +41,16 @@ by patch from the memory-mapped HDF5 file (``PatchCache.patch``), which the OS p
 cache keeps warm.
 """
 
+import concurrent.futures
 import functools
 import math
 import os
 import threading
 
+import keras
 import numpy as np
 
+from common.distribute import has_tensorflow
 from common.io import KitError
 from data_prep.patches import PatchCache, PatchColumn
 
@@ -99,10 +104,12 @@ class EpochClock:
         self._lock = threading.Lock()
         self.first = 0
         self.passes = 0
+        self.starts = 0  # how many times start() was called: a new training run
 
     def start(self, first_epoch):
         with self._lock:
             self.first, self.passes = int(first_epoch), 0
+            self.starts += 1
 
     def next_key(self):
         with self._lock:
@@ -275,9 +282,18 @@ def _split_between_replicas(sampler, drop_remainder):
     return True
 
 
+FRONT_ENDS = ("auto", "tf.data", "pydataset")
+
+
+def default_workers():
+    """Threads of the ``PyDataset`` front end: one per core, at most 8."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
 def make_dataset(inputs, targets, batch_size, shuffle=True, augment=True, seed=0, repeat=False,
-                 drop_remainder=False, in_memory="auto"):
-    """A ``tf.data.Dataset`` of ``(inputs, targets)`` float32 batches for ``model.fit``.
+                 drop_remainder=False, in_memory="auto", front_end="auto", workers="auto"):
+    """The ``(inputs, targets)`` float32 batches for ``model.fit``: a ``tf.data.Dataset``,
+    or a ``BatchDataset`` (``keras.utils.PyDataset``) where TensorFlow is not installed.
 
     inputs, targets: an array (N, ...), a tuple of arrays, or a dict of arrays (Keras
         multi-input / multi-output); any array may be a ``PatchCache`` column.
@@ -286,11 +302,24 @@ def make_dataset(inputs, targets, batch_size, shuffle=True, augment=True, seed=0
     drop_remainder: drop the last, smaller batch (static batch dimension); always done
         under ``--distribute`` with several replicas (see ``_split_between_replicas``).
     in_memory: True, False or 'auto' (read a PatchCache into RAM when it fits).
+    front_end: 'auto' (tf.data if TensorFlow imports, else 'pydataset'), 'tf.data' or
+        'pydataset'. Both deliver the same batches for the same epoch.
+    workers: threads building batches ahead in the 'pydataset' front end ('auto':
+        ``default_workers()``; 0: none, each batch built when Keras asks for it).
     """
-    import tensorflow as tf
-
+    if front_end not in FRONT_ENDS:
+        raise KitError(f"unknown front_end {front_end!r}; choose one of {FRONT_ENDS}")
     sampler = BatchSampler(inputs, targets, batch_size, shuffle, augment, seed, drop_remainder, in_memory)
     drop_remainder = _split_between_replicas(sampler, drop_remainder)
+    if front_end == "pydataset" or (front_end == "auto" and not has_tensorflow()):
+        return BatchDataset(sampler, repeat=repeat, workers=default_workers() if workers == "auto" else workers)
+    return _tf_dataset(sampler, repeat, drop_remainder)
+
+
+def _tf_dataset(sampler, repeat, drop_remainder):
+    """``sampler``'s batches through tf.data: a parallel, ordered map and a prefetch."""
+    import tensorflow as tf
+
     plan = functools.lru_cache(maxsize=4)(sampler.epoch_plan)  # one permutation per epoch
 
     def load(key, index):
@@ -332,3 +361,74 @@ def make_dataset(inputs, targets, batch_size, shuffle=True, augment=True, seed=0
     dataset = dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
     dataset.epoch_clock = clock
     return dataset
+
+
+class BatchDataset(keras.utils.PyDataset):
+    """``make_dataset``'s front end without TensorFlow (the JAX-only GPU host).
+
+    Keras asks for batches 0, 1, 2, ... of a pass in order, in the training thread; each
+    answer is ``sampler.flat_batch(key, index)``, the batch tf.data builds for that pass,
+    and ``workers`` threads build the next batches meanwhile (NumPy's copies release the
+    GIL; ``workers=0`` builds each batch when it is asked for). The pass key is read from ``epoch_clock`` when batch 0 is asked for, as tf.data
+    reads it when an iterator starts; with ``repeat`` (endless: Keras keeps counting
+    across epochs) index i is batch ``i % n`` of pass ``key + i // n``. Keras' own
+    worker pool is not used: it fetches out of order, so a pass would not know its key,
+    and its endless mode keeps the indices a first look at the data consumed. On a GPU,
+    Keras' JAX trainer copies the next batch to the device while the current step runs.
+    """
+
+    def __init__(self, sampler, repeat=False, workers=1):
+        if int(workers) != workers or workers < 0:
+            raise KitError(f"workers must be a non-negative integer, got {workers}")
+        super().__init__(workers=1, use_multiprocessing=False)  # Keras calls us in order
+        self.sampler, self.repeat, self.threads = sampler, bool(repeat), int(workers)
+        self.epoch_clock = EpochClock()
+        self._plan = functools.lru_cache(maxsize=4)(sampler.epoch_plan)
+        self._key = None
+        self._pending = {}  # (key, batch index) -> Future
+        self._pool = None
+
+    @property
+    def num_batches(self):
+        return None if self.repeat else self.sampler.n_batches
+
+    def __len__(self):
+        """Batches in one pass over the data."""
+        return self.sampler.n_batches
+
+    def _locate(self, index):
+        """(pass key, batch index in the pass) of the ``index``-th request."""
+        n = self.sampler.n_batches
+        if self.repeat:
+            return self._key + index // n, index % n
+        return self._key, index
+
+    def _build(self, key, batch):
+        return self.sampler.pack(self.sampler.flat_batch(key, batch, self._plan(key)))
+
+    def __getitem__(self, index):
+        index = int(index)
+        if not self.repeat and not 0 <= index < self.sampler.n_batches:
+            raise IndexError(f"batch {index} of a pass of {self.sampler.n_batches}")
+        if index == 0 or self._key is None:  # a new pass (or a new endless iterator)
+            self._key = self.epoch_clock.next_key()
+            for future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
+        where = self._locate(index)
+        if self.threads == 0:
+            return self._build(*where)
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="batches")
+        last = index + self.threads  # one batch in the making per thread
+        if not self.repeat:
+            last = min(last, self.sampler.n_batches - 1)  # the next pass's key is not known yet
+        for ahead in range(index, last + 1):
+            ahead_where = self._locate(ahead)
+            if ahead_where not in self._pending:
+                self._pending[ahead_where] = self._pool.submit(self._build, *ahead_where)
+        return self._pending.pop(where).result()
+
+    def __del__(self):
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -15,6 +15,7 @@ row; ``--released none`` skips it.
 
 from pathlib import Path
 
+from common import distribute
 from common.cli import REPO_ROOT, make_parser, prepare_run, run_main
 from common.io import KitError
 from common.report import load_published, write_results
@@ -157,22 +158,13 @@ def main(argv=None):
         "parameters": {"paper_profile": {"trainable": paper_counts[0], "non_trainable": paper_counts[1],
                                          "total": sum(paper_counts)},
                        "trained": facts.get("trained_parameters")},
-        "seconds_per_image": {"shape": ev["timing_shape"], "device": "cpu" if not _gpu() else "gpu", **times},
+        "seconds_per_image": {"shape": ev["timing_shape"], "device": "gpu" if distribute.on_gpu() else "cpu", **times},
         "figures": figures,
         "notes": profile_notes(args, config, dataset, facts, models),
     }
     write_results(run, load_published(E.PUBLISHED_PATH), measured)
     run.finish()
     return 0
-
-
-def _gpu():
-    try:
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    except ImportError:
-        return False
 
 
 if __name__ == "__main__":

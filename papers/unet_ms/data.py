@@ -146,9 +146,14 @@ def streamed_dataset(dataset, names, size, stride, batch_size, seed=0, buffer_im
     ``(dataset, patches_per_epoch)``; the count assumes every image has the first one's
     size and is only used for progress display.
     """
-    import tensorflow as tf
-
+    from common.distribute import has_tensorflow
     from data_prep.pipeline import EpochClock
+
+    if not has_tensorflow():
+        raise KitError(f"the {len(names)} training images' patches do not fit in memory, and streaming them "
+                       f"image by image needs tf.data (TensorFlow is not installed here): install "
+                       f"tensorflow-cpu beside JAX, or lower the profile's max_patches")
+    import tensorflow as tf
 
     names = list(names)
     clock = EpochClock()
