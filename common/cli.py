@@ -2,12 +2,17 @@
 
     python -m papers.<name> train|evaluate|reproduce [--data synthetic|<dataset>=<root>]
         [--data-root DIR] [--profile quick|paper] [--epochs N] [--out DIR] [--seed N]
-        [--distribute none|mirrored]
+        [--distribute none|mirrored] [--mixed-precision none|bf16]
 
 ``reproduce`` is train + evaluate + the comparison with the published numbers.
 ``--distribute mirrored`` trains on every local device, or on several machines
 (``common.distribute``); it is not part of a run's identity, so a run started on one
 device can be resumed on several.
+``--mixed-precision bf16`` sets Keras' ``mixed_bfloat16`` policy before any model is
+built: layers compute in bfloat16, variables stay float32, every network's last layer
+is float32 (so are its outputs and the predictions written to the results) and Keras
+losses cast their inputs to float32. It is part of a run's identity (a bfloat16 run is
+not resumed as a float32 one); runs recorded before the option existed count as 'none'.
 
 A run writes everything under one output folder (default ``results/<paper>/<timestamp>/``).
 Running the same command again after an interruption finds the unfinished run with the
@@ -35,7 +40,14 @@ from common.io import KitError, atomic_write_json, atomic_write_text
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("train", "evaluate", "reproduce")
 # The arguments that define a run: an unfinished run is resumed only when they all agree.
-RUN_KEYS = ("paper", "data", "data_root", "profile", "epochs", "seed", "batch_size")
+RUN_KEYS = ("paper", "data", "data_root", "profile", "epochs", "seed", "batch_size", "mixed_precision")
+# The value a run key takes when a recorded run (or an argument namespace) lacks it: runs
+# recorded before --mixed-precision existed were float32.
+RUN_KEY_DEFAULTS = {"mixed_precision": "none"}
+# --mixed-precision choice -> Keras dtype policy. float16 is not offered: it needs loss
+# scaling (keras.mixed_precision.LossScaleOptimizer) to keep small gradients from
+# flushing to zero, which the kit's training loops (the pix2pix_hs GAN step) do not do.
+PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16"}
 
 
 def positive_int(text):
@@ -71,7 +83,28 @@ def make_parser(paper, description, profiles=("quick", "paper"), commands=COMMAN
         "--distribute", choices=list(MODES), default="none",
         help="'mirrored': every local GPU (TensorFlow MirroredStrategy, or several machines via "
         "TF_CONFIG; JAX DataParallel); the batch size stays the global batch")
+    parser.add_argument(
+        "--mixed-precision", choices=list(PRECISION_POLICIES), default="none",
+        help="'bf16': Keras mixed_bfloat16 policy, layers compute in bfloat16 while variables, "
+        "losses and every network's outputs stay float32; faster only where the hardware has "
+        "bfloat16 units (recent GPUs, TPUs, CPUs with AMX / AVX512-BF16), slower on other CPUs. "
+        "'none' (default): float32 throughout. float16 is not offered (it would need loss scaling)")
     return parser
+
+
+def set_precision(mode):
+    """Set the global Keras dtype policy for ``--mixed-precision`` ``mode`` ('none' or
+    'bf16'); call it before any model is built (layers read the policy when created).
+    Returns the policy name."""
+    if mode is None:
+        mode = "none"
+    if mode not in PRECISION_POLICIES:
+        raise KitError(f"--mixed-precision {mode}: choose one of {', '.join(PRECISION_POLICIES)}")
+    import keras
+
+    policy = PRECISION_POLICIES[mode]
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
 
 
 def run_main(main, argv=None):
@@ -142,7 +175,13 @@ class Run:
 
 
 def _run_identity(paper, args):
-    return {key: (paper if key == "paper" else getattr(args, key, None)) for key in RUN_KEYS}
+    identity = {key: (paper if key == "paper" else getattr(args, key, None)) for key in RUN_KEYS}
+    return _with_defaults(identity)
+
+
+def _with_defaults(values):
+    return {key: (RUN_KEY_DEFAULTS.get(key) if values.get(key) is None else values.get(key))
+            for key in RUN_KEYS}
 
 
 def _find_unfinished(base, identity):
@@ -157,7 +196,7 @@ def _find_unfinished(base, identity):
             recorded = json.loads(record.read_text())
         except (OSError, ValueError):
             continue
-        if {key: recorded.get(key) for key in RUN_KEYS} == identity:
+        if _with_defaults(recorded) == identity:
             return folder
     return None
 
@@ -170,10 +209,10 @@ def prepare_run(args, paper):
         record = out_dir / "run_args.json"
         if record.is_file():
             recorded = json.loads(record.read_text())
-            if {key: recorded.get(key) for key in RUN_KEYS} != identity:
+            if _with_defaults(recorded) != identity:
                 raise KitError(
                     f"{record}: this folder holds a run with other arguments "
-                    f"({ {k: recorded.get(k) for k in RUN_KEYS} }); choose another --out"
+                    f"({_with_defaults(recorded)}); choose another --out"
                 )
     else:
         base = REPO_ROOT / "results" / paper
@@ -189,6 +228,10 @@ def prepare_run(args, paper):
     record = {**identity, "command": args.command, "argv": sys.argv[1:]}
     run = Run(paper=paper, args=args, folder=out_dir, record=record)
     run.stage(f"{'resuming' if resumed else 'starting'} {args.command} ({args.profile} profile) in {out_dir}")
+    policy = set_precision(identity["mixed_precision"])
+    if policy != "float32":
+        run.stage(f"mixed precision: Keras policy {policy} (bfloat16 compute; float32 variables, "
+                  "losses and outputs)")
     setup = distribute.configure(getattr(args, "distribute", "none"))
     if setup.replicas > 1 or not setup.is_chief:
         run.stage(f"distributed training: {setup.description}"

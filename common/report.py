@@ -16,6 +16,7 @@ import json
 import math
 from pathlib import Path
 
+from common.cli import PRECISION_POLICIES
 from common.io import KitError, atomic_write_json, atomic_write_text
 
 REQUIRED_TOP = ("paper", "citation", "task", "headline", "baseline", "tables")
@@ -198,6 +199,15 @@ def table_markdown(published_table, measured_table):
     return "\n".join(lines)
 
 
+def _precision_text(measured):
+    """'Precision: ...' for a run with ``--mixed-precision`` other than none; empty otherwise."""
+    policy = measured.get("precision_policy")
+    if not policy or policy == "float32":
+        return ""
+    return (f"Precision: {policy} (--mixed-precision {measured.get('mixed_precision')}: bfloat16 "
+            "compute, float32 variables, losses and outputs). ")
+
+
 def comparison_markdown(published, measured):
     """The whole ``comparison.md``: headline, gap to the baseline, then every table."""
     summary = headline_summary(published, measured)
@@ -208,6 +218,7 @@ def comparison_markdown(published, measured):
         f"{published['citation']}",
         "",
         f"Task: {published['task']}. Profile: {measured.get('profile', '?')}. "
+        + _precision_text(measured) +
         f"Data used by this run: {measured.get('dataset', {}).get('description', '?')}.",
         "",
         "## Headline",
@@ -271,6 +282,8 @@ def write_results(run, published, measured):
     measured.setdefault("citation", published["citation"])
     measured["profile"] = run.profile
     measured["seed"] = run.seed
+    measured["mixed_precision"] = getattr(run.args, "mixed_precision", None) or "none"
+    measured["precision_policy"] = PRECISION_POLICIES[measured["mixed_precision"]]
     measured["headline"] = headline_summary(published, measured)
     measured["beats_baseline"] = measured["headline"]["beats_baseline"]
     measured["elapsed_seconds"] = run.elapsed()

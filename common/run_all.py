@@ -1,7 +1,7 @@
 """Run every paper's ``reproduce`` and put all published tables next to this run's numbers.
 
     python -m common.run_all [--papers a,b] [--profile quick|paper] [--data-root DIR]
-                             [--out DIR] [--seed N]
+                             [--out DIR] [--seed N] [--epochs N] [--mixed-precision none|bf16]
 
 (``bash run_all.sh`` sets up the environment and calls this.) Each paper runs in its own
 process, so one paper failing (or crashing the interpreter) does not stop the others;
@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from common.cli import REPO_ROOT, positive_int
+from common.cli import PRECISION_POLICIES, REPO_ROOT, positive_int
 from common.io import KitError, atomic_write_json, atomic_write_text
 
 PAPERS = ("unet_ms", "drcnn_sam", "pix2pix_hs", "rdab_coordconv", "ms_ssfnet")
@@ -37,6 +37,9 @@ def parse_args(argv):
     parser.add_argument("--out", default=None, help="output folder (default results/run_all/<timestamp>)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=positive_int, default=None, help="override every paper's epochs")
+    parser.add_argument("--mixed-precision", choices=list(PRECISION_POLICIES), default="none",
+                        help="passed to every paper: 'bf16' computes in bfloat16 (float32 variables, "
+                        "losses and outputs); slower on CPUs without bfloat16 units")
     args = parser.parse_args(argv)
     papers = [p.strip() for p in args.papers.split(",") if p.strip()]
     unknown = [p for p in papers if p not in PAPERS]
@@ -60,6 +63,8 @@ def run_paper(paper, args, out_dir, started):
         command += ["--data-root", args.data_root]
     if args.epochs:
         command += ["--epochs", str(args.epochs)]
+    if getattr(args, "mixed_precision", "none") != "none":
+        command += ["--mixed-precision", args.mixed_precision]
     _log(started, f"{paper}: start ({' '.join(command[1:])})")
     begin = time.monotonic()
     tail = []
@@ -167,6 +172,7 @@ def build_report(records, args, total_seconds):
         "",
         f"Generated {datetime.datetime.now().isoformat(timespec='seconds')} by `bash run_all.sh` "
         f"(profile `{args.profile}`, seed {args.seed}"
+        + (f", mixed precision `{args.mixed_precision}`" if getattr(args, "mixed_precision", "none") != "none" else "")
         + (f", data root `{args.data_root}`" if args.data_root else ", embedded synthetic data")
         + f"). Total time {total_seconds:.0f} s.",
         "",
@@ -218,6 +224,7 @@ def main(argv=None):
     report = build_report(records, args, total)
     atomic_write_text(out_dir / "REPORT.md", report)
     atomic_write_json(out_dir / "report.json", {"profile": args.profile, "seed": args.seed,
+                                                 "mixed_precision": getattr(args, "mixed_precision", "none"),
                                                  "data_root": args.data_root, "total_seconds": total,
                                                  "papers": records})
     _point_latest(out_dir)

@@ -17,6 +17,9 @@ therefore single-channel: a (B, H, W, C) cube batch becomes B*C grey images
 - Kim [11], VDSR (Kim et al., CVPR 2016): 20 conv 3x3 layers of 64 filters (ReLU after all
   but the last, which outputs 1 channel), the output added to the bicubic input (residual
   learning), He initialisation.
+
+Each network's last layer computes in float32, so its output is float32 under
+``--mixed-precision bf16`` (no change in float32).
 """
 
 import keras
@@ -70,7 +73,7 @@ def build_srcnn(arch=None, name="srcnn"):
     h = layers.Conv2D(arch["n2"], arch["f2"], padding="same", activation="relu",
                       kernel_initializer="he_normal", name="nonlinear_mapping")(h)
     out = layers.Conv2D(1, arch["f3"], padding="same", kernel_initializer=init,
-                        name="reconstruction")(h)
+                        name="reconstruction", dtype="float32")(h)
     return keras.Model(inputs, out, name=name)
 
 
@@ -86,7 +89,7 @@ def build_espcn(scale, arch=None, name="espcn"):
                       kernel_initializer="glorot_uniform", name="conv2")(h)
     h = layers.Conv2D(int(scale) ** 2, arch["f3"], padding="same",
                       kernel_initializer="glorot_uniform", name="conv3")(h)
-    out = PixelShuffle(int(scale), name="sub_pixel")(h)
+    out = PixelShuffle(int(scale), name="sub_pixel", dtype="float32")(h)
     return keras.Model(inputs, out, name=name)
 
 
@@ -102,5 +105,5 @@ def build_vdsr(arch=None, name="vdsr"):
                           kernel_initializer="he_normal", name=f"conv{k}")(h)
     residual = layers.Conv2D(1, arch["kernel"], padding="same", kernel_initializer="he_normal",
                              name=f"conv{arch['depth']}")(h)
-    out = layers.Add(name="output")([inputs, residual])
+    out = layers.Add(name="output", dtype="float32")([inputs, residual])
     return keras.Model(inputs, out, name=name)

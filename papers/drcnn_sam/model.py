@@ -104,12 +104,14 @@ def build_drcnn(arch=None, name="drcnn_sam"):
             add_name = FINAL_OUTPUT
         else:
             add_name = f"subnet{k}_add"
-        x = layers.Add(name=add_name)([x, residual])
+        # float32 under --mixed-precision bf16 (a no-op in float32): the identity path of the
+        # cascade, and so both outputs, keep full precision; only the convolutions round.
+        x = layers.Add(name=add_name, dtype="float32")([x, residual])
         if k == arch["supervised_after"]:
             supervised = x
     if arch["supervised_after"] == arch["n_subnets"]:
         # Degenerate cascade (tiny configs): the supervised output is the final one.
-        x = layers.Identity(name=FINAL_OUTPUT)(x)
+        x = layers.Identity(name=FINAL_OUTPUT, dtype="float32")(x)
     return keras.Model(inputs, [supervised, x], name=name)
 
 

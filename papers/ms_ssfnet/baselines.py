@@ -13,7 +13,8 @@
 The network baselines take named inputs like MS-SSFNet: ``"up"`` (the LR-HS image
 bicubic up-sampled to the HR size, computed on the whole image by ``papers.ms_ssfnet.data``
 so that training patches and full test images see the same up-sampling) and ``"rgb"``.
-``INPUTS`` lists the inputs each network uses.
+``INPUTS`` lists the inputs each network uses. Their reconstruction layers compute in
+float32 (float32 outputs under ``--mixed-precision bf16``; no change otherwise).
 """
 
 import keras
@@ -37,7 +38,7 @@ def build_ssf_cnn(bands=31, rgb_channels=3, widths=(64, 32), kernel_sizes=(3, 3,
     x = layers.Concatenate(name="stack")([up, rgb])
     for i, (width, k) in enumerate(zip(widths, kernel_sizes[:2]), start=1):
         x = layers.Conv2D(width, k, padding="same", activation="relu", name=f"conv{i}")(x)
-    z = layers.Conv2D(bands, kernel_sizes[2], padding="same", name=OUTPUT_HR)(x)
+    z = layers.Conv2D(bands, kernel_sizes[2], padding="same", name=OUTPUT_HR, dtype="float32")(x)
     return keras.Model({INPUT_UP: up, INPUT_RGB: rgb}, z, name="ssf_cnn")
 
 
@@ -50,7 +51,7 @@ def _resnet(x, bands, width, n_blocks, kernel_size):
         r = prelu(f"res{b}_prelu")(r)
         r = layers.Conv2D(width, kernel_size, padding="same", name=f"res{b}_conv2")(r)
         x = layers.Add(name=f"res{b}_add")([x, r])
-    return layers.Conv2D(bands, kernel_size, padding="same", name=OUTPUT_HR)(x)
+    return layers.Conv2D(bands, kernel_size, padding="same", name=OUTPUT_HR, dtype="float32")(x)
 
 
 def build_ssf_resnet(bands=31, rgb_channels=3, width=64, n_blocks=5, kernel_size=3):

@@ -75,9 +75,10 @@ def _normal(std):
     return keras.initializers.RandomNormal(mean=0.0, stddev=std)
 
 
-def _conv(filters, kernel_size, init_std, name):
+def _conv(filters, kernel_size, init_std, name, dtype=None):
     return layers.Conv2D(
-        filters, kernel_size, padding="same", kernel_initializer=_normal(init_std), name=name
+        filters, kernel_size, padding="same", kernel_initializer=_normal(init_std), name=name,
+        dtype=dtype,
     )
 
 
@@ -150,10 +151,12 @@ def build_ms_ssfnet(
         )(x)
         if s in level_ends:  # reconstruction layer of an intermediate level (Fig. 2)
             level = n_levels - 1 - level_ends[s]  # Z^1 is the level closest to HR
-            outputs[f"z{level}"] = _conv(bands, kernel_size, init_std, f"z{level}")(x)
+            outputs[f"z{level}"] = _conv(bands, kernel_size, init_std, f"z{level}", dtype="float32")(x)
         if s in spatial:
             x = layers.Concatenate(name=f"stack{s}")([x, spatial[s]])
-    outputs[OUTPUT_HR] = _conv(bands, kernel_size, init_std, OUTPUT_HR)(x)
+    # The reconstruction layers compute in float32 under --mixed-precision bf16 (no-op in
+    # float32), so the outputs, the losses on them and the predictions are float32.
+    outputs[OUTPUT_HR] = _conv(bands, kernel_size, init_std, OUTPUT_HR, dtype="float32")(x)
 
     ordered = {OUTPUT_HR: outputs.pop(OUTPUT_HR)}
     ordered.update(sorted(outputs.items()))

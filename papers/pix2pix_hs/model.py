@@ -104,7 +104,9 @@ def build_generator(
     x = layers.Conv2D(base_filters, 1, name="head_conv1")(x)
     x = layers.LeakyReLU(negative_slope, name="head_lrelu")(x)
     x = layers.Conv2D(bands, 1, name="head_conv2")(x)
-    hs = layers.Activation("tanh", name="tanh")(x)
+    # float32 under --mixed-precision bf16 (a no-op in float32): G's output, the L1 term
+    # and the predictions are float32.
+    hs = layers.Activation("tanh", name="tanh", dtype="float32")(x)
     return keras.Model(rgb, hs, name=name or f"generator_{n_branches}branches")
 
 
@@ -117,12 +119,16 @@ def build_discriminator(bands=31, base_filters=64, n_layers=4, negative_slope=0.
         x = layers.Conv2D(base_filters * 2 ** i, 3, strides=2, padding="same", name=f"conv{i + 1}")(x)
         x = layers.LeakyReLU(negative_slope, name=f"lrelu{i + 1}")(x)
     x = layers.Conv2D(1, 3, strides=2, padding="same", name=f"conv{n_layers + 1}")(x)
-    patch = layers.Activation("sigmoid", name="sigmoid")(x)
+    # float32 probabilities under --mixed-precision bf16: their cross-entropy needs them
+    # (1 - 1e-7 rounds to 1 in bfloat16).
+    patch = layers.Activation("sigmoid", name="sigmoid", dtype="float32")(x)
     return keras.Model([rgb, hs], patch, name=name)
 
 
 def _bce(target, prob):
-    """Mean binary cross-entropy of a PatchGAN probability map against a constant label."""
+    """Mean binary cross-entropy of a PatchGAN probability map against a constant label,
+    in float32 whatever the dtype policy."""
+    prob = ops.cast(prob, "float32")
     return ops.mean(keras.losses.binary_crossentropy(ops.full_like(prob, target), prob))
 
 
@@ -133,7 +139,7 @@ def spectral_rmse_255(hs_tanh, fake_tanh):
     convention of Table 1). No black-pixel mask here (crops of real images rarely hold them;
     the evaluation code applies the mask).
     """
-    err = (hs_tanh - fake_tanh) * (255.0 / 2.0)
+    err = (ops.cast(hs_tanh, "float32") - ops.cast(fake_tanh, "float32")) * (255.0 / 2.0)
     return ops.mean(ops.sqrt(ops.mean(ops.square(err), axis=-1)))
 
 
@@ -205,6 +211,9 @@ class Pix2PixHS(keras.Model):
 
     # ----------------------------------------------------------------- shared pieces
     def _objectives(self, fake, p_real, p_fake, hs):
+        # Every objective in float32, also under --mixed-precision bf16 (G's and D's last
+        # layers are float32 already; the casts make it independent of the networks).
+        fake, p_real, p_fake, hs = (ops.cast(t, "float32") for t in (fake, p_real, p_fake, hs))
         d_loss = 0.5 * (_bce(1.0, p_real) + _bce(0.0, p_fake))
         g_adv = _bce(1.0, p_fake)
         g_l1 = ops.mean(ops.abs(hs - fake))

@@ -63,8 +63,8 @@ ENCODER_BLOCKS = (("l1", 2), ("l2", 2), ("l3", 2))
 DECODER_BLOCKS = (("up2", 2), ("up1", 1))
 
 
-def conv(filters, kernel_size, name, activation=None):
-    return layers.Conv2D(filters, kernel_size, padding="same", activation=activation, name=name)
+def conv(filters, kernel_size, name, activation=None, dtype=None):
+    return layers.Conv2D(filters, kernel_size, padding="same", activation=activation, name=name, dtype=dtype)
 
 
 def rdab(x, channels, name, use_cbam=True):
@@ -158,7 +158,8 @@ def build_model(
     attention = attention_branch(x, tuple(widths), use_cbam, dropout)
     dense = dense_branch(x, dense_width)
     fused = layers.Add(name="fusion_add")([attention, dense])
-    spectra = conv(BANDS, 5, "fusion_out")(fused)
+    # float32 under --mixed-precision bf16 (a no-op in float32): float32 output and predictions.
+    spectra = conv(BANDS, 5, "fusion_out", dtype="float32")(fused)
     model = keras.Model(rgb, spectra, name=name)
     if use_coordconv and zero_coord_kernels:
         zero_coordinate_kernels(model, input_shape[-1])

@@ -138,11 +138,13 @@ def build_unet_ms(base_width=PAPER_BASE_WIDTH, bands=BANDS, dropout=0.2, in_chan
         x = layers.SpatialDropout2D(dropout, name=f"up{level}_dropout")(x)
         x = double_conv(x, width, dropout, name=f"dec{level}")
 
+    # The last layer(s) compute in float32 under --mixed-precision bf16 (a no-op in
+    # float32), so the output and the predictions are float32.
     outputs = layers.Conv2D(
-        bands, 1, use_bias=False, kernel_initializer=he_normal(), name="out_conv1x1"
+        bands, 1, use_bias=False, kernel_initializer=he_normal(), name="out_conv1x1", dtype="float32"
     )(x)
     if output_scale != 1.0:
-        outputs = layers.Rescaling(output_scale, name="output_scale")(outputs)
+        outputs = layers.Rescaling(output_scale, name="output_scale", dtype="float32")(outputs)
     return keras.Model(inputs, outputs, name=name)
 
 
