@@ -8,7 +8,7 @@ VENV="${KIT_VENV:-$KIT_ROOT/.venv}"
 want=("$KIT_ROOT/requirements.txt")
 [ "${1:-}" = "--test" ] && want+=("$KIT_ROOT/requirements-test.txt")
 stamp="$VENV/.kit-installed-$(cat "${want[@]}" | cksum | cut -d' ' -f1)"
-if [ ! -f "$stamp" ]; then
+install() {
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is required"'
     echo "[setup] creating $VENV"
@@ -20,6 +20,17 @@ if [ ! -f "$stamp" ]; then
   for f in "${want[@]}"; do args+=(-r "$f"); done
   "$VENV/bin/python" -m pip install -q "${args[@]}"
   touch "$stamp"
+}
+if [ ! -f "$stamp" ]; then
+  # One setup at a time (run_all.sh and tests/run.sh started together in a fresh clone):
+  # the second waits for the first, then finds the stamp and installs nothing.
+  exec 9>"$VENV.lock"
+  if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+    echo "[setup] waiting for another setup of $VENV to finish"
+    flock 9
+  fi
+  [ -f "$stamp" ] || install
+  exec 9>&-
 fi
 PY="$VENV/bin/python"
 export PY
