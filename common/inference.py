@@ -5,12 +5,20 @@ Two ways to run a trained network on a whole image:
 - ``predict_full``: one forward pass over the whole image, as unet_ms and ms_ssfnet do.
   Sides that are not a multiple of the network's total down-sampling factor are padded
   (reflect by default, so the border sees image-like content) and the output is cropped
-  back to the input size.
+  back to the input size. An image larger than ``max_inference_pixels()`` (4 Mpixel by
+  default, ``KIT_MAX_INFER_PIXELS`` to change it) goes through in overlapping tiles
+  instead, so memory does not grow with the image size.
 - ``predict_tiled``: fixed-size tiles, for papers whose released test script tiles
   (rdab_coordconv: 64x64 tiles, edge tiles zero-padded) and for images too large for
   memory. With ``overlap > 0`` and ``blend=True`` neighbouring tiles overlap and are
-  averaged with a separable ramp window, which removes the seams of hard tiling.
+  averaged with a separable ramp window, which removes the seams of hard tiling. With a
+  ``margin`` as well, the ``margin`` pixels along a tile's inner edges get no weight (the
+  "overlap-tile" strategy): a network whose receptive field reaches at most ``margin``
+  pixels gives exactly its one-pass output.
 """
+
+import math
+import os
 
 import numpy as np
 
@@ -51,72 +59,145 @@ def forward(model, batch):
     return np.asarray(out[:n], dtype=np.float32)
 
 
-def predict_full(model, x, multiple=1, pad_mode="reflect"):
-    """Run ``model`` on one HxWxC image in a single pass; returns the HxWxC' prediction."""
+MAX_PIXELS_ENV = "KIT_MAX_INFER_PIXELS"
+DEFAULT_MAX_PIXELS = 2048 * 2048
+TILE_MARGIN = 32  # pixels of a tile's inner edges left out (see predict_tiled)
+TILE_RAMP = 32  # pixels over which neighbouring tiles cross-fade
+
+
+def max_inference_pixels():
+    """The largest image (in pixels, after padding) ``predict_full`` runs in one pass:
+    ``$KIT_MAX_INFER_PIXELS`` if set, else 4 Mpixel. A 26.7 M-weight U-Net (unet_ms)
+    needs a few kB of activations per pixel, so 4 Mpixel is several GB to tens of GB:
+    lower the limit on a small GPU, raise it on a large one."""
+    text = os.environ.get(MAX_PIXELS_ENV)
+    if text is None:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"{MAX_PIXELS_ENV}={text!r}: expected a positive number of pixels")
+    return value
+
+
+def predict_full(model, x, multiple=1, pad_mode="reflect", max_pixels=None):
+    """Run ``model`` on one HxWxC image; returns the HxWxC' prediction.
+
+    One pass when the padded image has at most ``max_pixels`` pixels (default
+    ``max_inference_pixels()``); otherwise square tiles of the largest multiple of
+    ``multiple`` that fits, overlapping by ``2 * TILE_MARGIN + TILE_RAMP`` pixels, their
+    inner margins left out and the rest cross-faded (``predict_tiled``). A network whose
+    receptive field reaches at most ``TILE_MARGIN`` pixels gives the one-pass result; a
+    deeper one (a U-Net) differs slightly near the tile seams.
+    """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 3:
         raise ValueError(f"predict_full expects one HxWxC image, got shape {x.shape}")
     height, width = x.shape[:2]
     padded = pad_to_multiple(x, multiple, pad_mode)
-    out = forward(model, padded[None])[0]
+    max_pixels = max_inference_pixels() if max_pixels is None else max_pixels
+    if padded.shape[0] * padded.shape[1] <= max_pixels:
+        return forward(model, padded[None])[0][:height, :width]
+    side = math.isqrt(max_pixels) // multiple * multiple
+    tile = (min(side, padded.shape[0]), min(side, padded.shape[1]))
+    overlap = 2 * TILE_MARGIN + TILE_RAMP
+    if side <= overlap:
+        raise ValueError(
+            f"max_pixels={max_pixels} allows {side}x{side} tiles, too small for the "
+            f"{overlap}-pixel overlap of tiled inference; allow at least "
+            f"{(overlap + multiple) ** 2} pixels")
+    out = predict_tiled(model, padded, tile, overlap=overlap, blend=True, margin=TILE_MARGIN,
+                        batch_size=1, pad_mode=None)
     return out[:height, :width]
 
 
-def _ramp_window(tile, overlap):
-    """A separable weight that rises linearly over ``overlap`` pixels at each tile edge."""
-    ramp = np.ones(tile, dtype=np.float32)
-    if overlap > 0:
-        rise = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
-        ramp[:overlap] = rise
-        ramp[-overlap:] = rise[::-1]
-    return ramp[:, None] * ramp[None, :]
+def _edge_weights(length, overlap, margin, at_start, at_end):
+    """1-D weights of a tile: ``margin`` zeros then a linear rise over ``overlap - 2 *
+    margin`` pixels at each inner edge (an edge on the image border keeps weight 1), so
+    two tiles overlapping by ``overlap`` pixels cross-fade with weights summing to 1."""
+    weights = np.ones(length, dtype=np.float32)
+    ramp = overlap - 2 * margin
+    if overlap == 0:
+        return weights
+    rise = np.concatenate([np.zeros(margin, np.float32),
+                           (np.arange(ramp, dtype=np.float32) + 0.5) / ramp])
+    if not at_start:
+        weights[: len(rise)] = rise
+    if not at_end:
+        weights[length - len(rise):] = rise[::-1]
+    return weights
 
 
-def _tile_origins(size, tile, step):
+def _tile_origins(size, tile, step, inside=False):
+    """Tile starts along one side; ``inside``: the last tile ends flush with the side
+    (needs ``tile <= size``), else it may run past it onto the padded canvas."""
     origins = list(range(0, max(size - tile, 0) + 1, step))
     if origins[-1] + tile < size:
-        origins.append(origins[-1] + step)
+        origins.append(size - tile if inside else origins[-1] + step)
     return origins
 
 
-def predict_tiled(model, x, tile, overlap=0, blend=False, batch_size=32):
+def predict_tiled(model, x, tile, overlap=0, blend=False, batch_size=32, margin=0,
+                  pad_mode="constant"):
     """Run ``model`` tile by tile over an HxWxC image; returns the HxWxC' prediction.
 
-    ``overlap=0``: the image is cut into a grid of ``tile`` x ``tile`` tiles, the edge
-    tiles zero-padded, each tile predicted independently (the released rdab_coordconv test
-    script). ``overlap > 0``: tiles advance by ``tile - overlap``; with ``blend=True`` the
-    overlapping predictions are averaged under a ramp window, otherwise each output pixel
-    takes the last tile that covers it.
+    ``overlap=0``: the image is cut into a grid of ``tile`` x ``tile`` tiles (``tile``: a
+    side or a (height, width) pair), the edge tiles zero-padded, each tile predicted
+    independently (the released rdab_coordconv test script). ``overlap > 0``: tiles
+    advance by ``tile - overlap``; with ``blend=True`` the overlapping predictions are
+    averaged under a ramp window, otherwise each output pixel takes the last tile that
+    covers it. ``margin`` (with ``blend``): the outermost ``margin`` pixels of a tile's
+    inner edges get no weight and the ramp covers the remaining ``overlap - 2 * margin``;
+    every output pixel then comes from tiles in which it lies at least ``margin`` pixels
+    from an inner edge. ``pad_mode``: how the image is extended to the tile grid
+    (``np.pad`` mode, 'constant' = zeros), or None: no extension, the last tile of a row
+    or column ends flush with the image (tiles no larger than the image).
     """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 3:
         raise ValueError(f"predict_tiled expects one HxWxC image, got shape {x.shape}")
-    if not 0 <= overlap < tile:
-        raise ValueError(f"overlap must be in [0, tile), got overlap={overlap}, tile={tile}")
+    tile_h, tile_w = (tile, tile) if np.isscalar(tile) else tile
     height, width = x.shape[:2]
-    step = tile - overlap
-    rows = _tile_origins(height, tile, step)
-    cols = _tile_origins(width, tile, step)
-    canvas_h, canvas_w = rows[-1] + tile, cols[-1] + tile
-    canvas = np.zeros((canvas_h, canvas_w, x.shape[2]), dtype=np.float32)
-    canvas[:height, :width] = x
+    inside = pad_mode is None
+    if inside and (tile_h > height or tile_w > width):
+        raise ValueError(f"tiles of {tile_h}x{tile_w} do not fit inside a {height}x{width} image")
+    # A side covered by one tile needs no overlap along it.
+    if any(not 0 <= overlap < side for side, size in ((tile_h, height), (tile_w, width))
+           if not (inside and side == size)):
+        raise ValueError(f"overlap must be in [0, tile), got overlap={overlap}, tile={tile}")
+    if blend and overlap > 0 and not 0 <= 2 * margin < overlap:
+        raise ValueError(f"margin must be in [0, overlap / 2), got margin={margin}, overlap={overlap}")
+    rows = _tile_origins(height, tile_h, max(tile_h - overlap, 1), inside)
+    cols = _tile_origins(width, tile_w, max(tile_w - overlap, 1), inside)
+    canvas_h, canvas_w = rows[-1] + tile_h, cols[-1] + tile_w
+    canvas = x if inside else _extend(x, canvas_h, canvas_w, pad_mode)
 
     origins = [(r, c) for r in rows for c in cols]
-    window = _ramp_window(tile, overlap) if blend else np.ones((tile, tile), np.float32)
     out = None
     weight = np.zeros((canvas_h, canvas_w, 1), dtype=np.float32)
     for start in range(0, len(origins), batch_size):
         chunk = origins[start : start + batch_size]
-        tiles = np.stack([canvas[r : r + tile, c : c + tile] for r, c in chunk])
+        tiles = np.stack([canvas[r : r + tile_h, c : c + tile_w] for r, c in chunk])
         preds = forward(model, tiles)
         if out is None:
             out = np.zeros((canvas_h, canvas_w, preds.shape[-1]), dtype=np.float32)
         for (r, c), pred in zip(chunk, preds):
             if blend:
-                out[r : r + tile, c : c + tile] += pred * window[..., None]
-                weight[r : r + tile, c : c + tile] += window[..., None]
+                window = np.outer(
+                    _edge_weights(tile_h, overlap, margin, r == rows[0], r == rows[-1]),
+                    _edge_weights(tile_w, overlap, margin, c == cols[0], c == cols[-1]),
+                )[..., None]
+                out[r : r + tile_h, c : c + tile_w] += pred * window
+                weight[r : r + tile_h, c : c + tile_w] += window
             else:
-                out[r : r + tile, c : c + tile] = pred
+                out[r : r + tile_h, c : c + tile_w] = pred
     if blend:
         out = out / np.maximum(weight, 1e-12)
     return out[:height, :width]
+
+
+def _extend(x, height, width, mode):
+    """``x`` padded at the bottom/right to ``height`` x ``width`` (``np.pad`` mode)."""
+    return np.pad(x, ((0, height - x.shape[0]), (0, width - x.shape[1]), (0, 0)), mode=mode)
