@@ -61,7 +61,7 @@ def forward(model, batch):
 
 MAX_PIXELS_ENV = "KIT_MAX_INFER_PIXELS"
 DEFAULT_MAX_PIXELS = 2048 * 2048
-TILE_MARGIN = 32  # pixels of a tile's inner edges left out (see predict_tiled)
+TILE_MARGIN = 48  # > the receptive field of drcnn_sam (42 pixels each way) and its baselines
 TILE_RAMP = 32  # pixels over which neighbouring tiles cross-fade
 
 
