@@ -40,6 +40,21 @@ def set_seed(seed):
     keras.utils.set_random_seed(seed)
 
 
+def jit_compile_setting(value, run_eagerly=False):
+    """The ``jit_compile`` to give ``model.compile`` for a profile's XLA setting (True,
+    False or "auto").
+
+    The profiles turn XLA off where its compile time does not pay off on a TensorFlow CPU;
+    that is a TensorFlow choice, whose graphs also run without XLA. On JAX the only
+    compiled step is the jitted (XLA) one, and ``jit_compile=False`` runs every step op by
+    op (rdab_coordconv's quick network: 2.6x slower per step on a CPU; on a GPU each of
+    its ~1,000 ops would be a dispatch of its own), so on JAX the answer is True unless
+    the profile runs eagerly on purpose."""
+    if run_eagerly:
+        return False
+    return True if keras.backend.backend() == "jax" else value
+
+
 def count_params(model):
     """(trainable, non-trainable) parameter counts; their sum is every stored value."""
     trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))

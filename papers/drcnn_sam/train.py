@@ -36,6 +36,7 @@ import keras
 from keras import ops
 
 from common.losses import half_mse, sam_loss, weighted_sum
+from common.training import jit_compile_setting
 
 SAM_TERMS = ("angle", "one_minus_cos")
 
@@ -95,7 +96,7 @@ def compile_drcnn(model, config):
         optimizer=make_optimizer(config["optimizer"]),
         loss=[loss, loss],
         loss_weights=[config["supervised_weight"], 1.0],
-        jit_compile=config.get("jit_compile", False),
+        jit_compile=jit_compile_setting(config.get("jit_compile", False)),
     )
     return model
 
@@ -104,7 +105,7 @@ def compile_baseline(model, optimizer_settings, elements, jit_compile=False):
     """The grey-image baselines minimise the Euclidean loss (SRCNN, ESPCN and VDSR all
     train on the squared error; ``elements`` = output pixels of a training patch)."""
     model.compile(optimizer=make_optimizer(optimizer_settings), loss=euclidean_loss(elements),
-                  jit_compile=jit_compile)
+                  jit_compile=jit_compile_setting(jit_compile))
     return model
 
 

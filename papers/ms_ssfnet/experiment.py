@@ -139,12 +139,14 @@ def ms_ssfnet_targets(config):
 def compile_ms_ssfnet(model, config):
     import keras
 
+    from common.training import jit_compile_setting
+
     names = ["z"] + [f"z{i}" for i in range(1, len(config["level_weights"]))]
     model.compile(
         optimizer=keras.optimizers.Adam(config["learning_rate"]),
         loss={name: "mse" for name in names},
         loss_weights=dict(zip(names, config["level_weights"])),
-        jit_compile=config["jit_compile"],
+        jit_compile=jit_compile_setting(config["jit_compile"]),
     )
     return model
 
@@ -152,8 +154,10 @@ def compile_ms_ssfnet(model, config):
 def compile_baseline(model, config):
     import keras
 
+    from common.training import jit_compile_setting
+
     model.compile(
-        optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mse", jit_compile=config["jit_compile"]
+        optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mse", jit_compile=jit_compile_setting(config["jit_compile"])
     )
     return model
 
@@ -165,13 +169,15 @@ def build_networks(config, compile=True):
     would be checked against).
     """
     from papers.ms_ssfnet import baselines
+    from common.training import jit_compile_setting
     from papers.ms_ssfnet.model import build_from_config, inference_model
 
     def ready(model, compile_fn=None):
         if compile and compile_fn is not None:
             return compile_fn(model, config)
         if config["jit_compile"] is False:
-            model.jit_compile = False  # an uncompiled model would pick XLA on its own
+            # an uncompiled model would pick XLA on its own (on TensorFlow)
+            model.jit_compile = jit_compile_setting(False)
         return model
 
     main = ready(build_from_config(config), compile_ms_ssfnet)

@@ -32,6 +32,7 @@ import keras
 from keras import layers, ops
 
 from common.io import KitError
+from common.training import jit_compile_setting
 
 # Sec. 2.2: the generator's filters start at 64, double per level, and stop at 512.
 ENCODER_LEVELS = 8
@@ -201,7 +202,7 @@ class Pix2PixHS(keras.Model):
         g_opt, d_opt = self.g_optimizer, self.d_optimizer
         optimizer = keras.optimizers.MultiOptimizer(lambda v: d_opt if id(v) in d_ids else g_opt)
         if jit_compile is None:
-            jit_compile = keras.backend.backend() == "jax"
+            jit_compile = jit_compile_setting(False)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
         optimizer.build(self.trainable_variables)
 

@@ -28,7 +28,7 @@ import keras
 from keras import ops
 
 from common.losses import SSIM_POSITIONS, mse, ssim_loss, weighted_sum
-from common.training import fit
+from common.training import fit, jit_compile_setting
 
 LOSSES = ("l2_ssim", "sse_half")
 
@@ -71,9 +71,9 @@ def compile_model(model, train_config, total_steps):
         optimizer=make_optimizer(train_config, total_steps),
         loss=make_loss(train_config["loss"], train_config.get("ssim_positions", "valid")),
         metrics=[keras.metrics.MeanSquaredError(name="mse")],
-        # XLA doubles the first-step compile time of this ~180-layer graph and is slower
-        # per step on CPU (measured); plain TF graphs are used.
-        jit_compile=False,
+        # On TensorFlow, XLA doubles the first-step compile time of this ~180-layer graph
+        # and is slower per step on CPU (measured): plain graphs. JAX always jits.
+        jit_compile=jit_compile_setting(False),
     )
     return model
 

@@ -59,13 +59,15 @@ def compile_model(model, settings):
     """Adam with weight decay and MSE (Sec. 4.2); the learning rate is set per epoch."""
     import keras
 
+    from common.training import jit_compile_setting
+
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=settings["learning_rate"],
                                         weight_decay=settings["weight_decay"] or None),
         loss="mse",
         # "auto" lets Keras use XLA where it can; the smoke profile runs eagerly because
         # tracing a graph costs more than its few steps save.
-        jit_compile=settings.get("jit_compile", "auto"),
+        jit_compile=jit_compile_setting(settings.get("jit_compile", "auto"), settings.get("run_eagerly", False)),
         run_eagerly=settings.get("run_eagerly", False),
     )
     return model
