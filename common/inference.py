@@ -194,7 +194,7 @@ def predict_tiled(model, x, tile, overlap=0, blend=False, batch_size=32, margin=
             else:
                 out[r : r + tile_h, c : c + tile_w] = pred
     if blend:
-        out = out / np.maximum(weight, 1e-12)
+        np.divide(out, np.maximum(weight, 1e-12), out=out)  # in place: out is the size of the result
     return out[:height, :width]
 
 
