@@ -25,27 +25,30 @@ def test_setting_per_backend(value):
     assert jit_compile_setting(value, run_eagerly=True) is False
 
 
+def _tiny(outputs=1, bands=31):
+    """A one-convolution network with ``outputs`` outputs: the compile paths under test
+    do not depend on the network (building the papers' networks is slow on JAX)."""
+    inputs = keras.Input((None, None, 3))
+    heads = [keras.layers.Conv2D(bands, 1)(inputs) for _ in range(outputs)]
+    return keras.Model(inputs, heads if outputs > 1 else heads[0])
+
+
 def test_rdab_coordconv():
     from papers.rdab_coordconv import train
     from papers.rdab_coordconv.config import get_profile
-    from papers.rdab_coordconv.model import build_from_config
 
-    config = get_profile("smoke")
-    model = train.compile_model(build_from_config(config), config["train"], total_steps=4)
+    model = train.compile_model(_tiny(), get_profile("smoke")["train"], total_steps=4)
     assert model.jit_compile == expected(False)
 
 
 def test_drcnn_sam_and_its_baselines():
     from papers.drcnn_sam import train
     from papers.drcnn_sam.config import get_config
-    from papers.drcnn_sam.model import build_drcnn
 
     config = get_config("smoke")
-    model = train.compile_drcnn(build_drcnn(config["architecture"]), config)
+    model = train.compile_drcnn(_tiny(outputs=2, bands=config["architecture"]["bands"]), config)
     assert model.jit_compile == expected(config.get("jit_compile", False))
-    inputs = keras.Input((None, None, 1))
-    baseline = train.compile_baseline(keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs)),
-                                      config["optimizer"], elements=16)
+    baseline = train.compile_baseline(_tiny(bands=1), config["optimizer"], elements=16)
     assert baseline.jit_compile == expected(False)
 
 
@@ -53,7 +56,7 @@ def test_ms_ssfnet_training_and_inference_models():
     from papers.ms_ssfnet.config import get_config
     from papers.ms_ssfnet.experiment import build_networks
 
-    config = get_config("smoke")
+    config = get_config("smoke", baselines=("SSF-CNN",))  # one baseline: building is slow on JAX
     assert config["jit_compile"] is False
     for method, (train_model, infer_model, _) in build_networks(config).items():
         assert train_model.jit_compile == expected(False), method
@@ -63,14 +66,12 @@ def test_ms_ssfnet_training_and_inference_models():
 def test_unet_ms_quick_jits_and_smoke_runs_eagerly():
     from papers.unet_ms.config import get_profile
     from papers.unet_ms.experiment import compile_model
-    from papers.unet_ms.model import build_model
 
-    smoke = get_profile("smoke")
-    model = compile_model(build_model(smoke), smoke["train"])
+    model = compile_model(_tiny(), get_profile("smoke")["train"])
     assert model.jit_compile is False and model.run_eagerly is True
-    quick = get_profile("quick")
-    assert quick["train"].get("jit_compile", "auto") == "auto"  # Keras decides on TensorFlow
-    model = compile_model(model, quick["train"])  # the smoke network, compiled as quick
+    quick = get_profile("quick")["train"]
+    assert quick.get("jit_compile", "auto") == "auto"  # Keras decides on TensorFlow
+    model = compile_model(_tiny(), quick)
     if ON_JAX:
         assert model.jit_compile is True
 
