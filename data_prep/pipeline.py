@@ -369,8 +369,9 @@ class BatchDataset(keras.utils.PyDataset):
     Keras asks for batches 0, 1, 2, ... of a pass in order, in the training thread; each
     answer is ``sampler.flat_batch(key, index)``, the batch tf.data builds for that pass,
     and ``workers`` threads build the next batches meanwhile (NumPy's copies release the
-    GIL; ``workers=0`` builds each batch when it is asked for). The pass key is read from ``epoch_clock`` when batch 0 is asked for, as tf.data
-    reads it when an iterator starts; with ``repeat`` (endless: Keras keeps counting
+    GIL; ``workers=0`` builds each batch when it is asked for). The pass key is read from
+    ``epoch_clock`` when batch 0 is asked for, as tf.data reads it when an iterator
+    starts; with ``repeat`` (endless: Keras keeps counting
     across epochs) index i is batch ``i % n`` of pass ``key + i // n``. Keras' own
     worker pool is not used: it fetches out of order, so a pass would not know its key,
     and its endless mode keeps the indices a first look at the data consumed. On a GPU,
