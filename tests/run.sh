@@ -11,7 +11,7 @@ marker=(-m "not slow")
 [ "${1:-}" = "--all" ] && marker=()
 
 run_pytest() {
-  "$PY" -m pytest -q -p no:cacheprovider "$@"
+  "$PY" -m pytest -q -p no:cacheprovider --durations=8 "$@"
   code=$?
   # pytest exits 5 when it collected no test: not a failure of the suite.
   [ $code -eq 5 ] && return 0
