@@ -107,6 +107,37 @@ def set_precision(mode):
     return policy
 
 
+JAX_CACHE_ENV = "KIT_JAX_CACHE"
+JAX_CACHE_MIN_COMPILE_SECONDS = 0.5
+
+
+def enable_compilation_cache():
+    """On the JAX backend, keep XLA's compiled programs on disk between runs (JAX's
+    persistent compilation cache) in ``cache/jax`` or ``$KIT_JAX_CACHE`` ('off' turns it
+    off). A second run of the same network skips most of its compile time
+    (rdab_coordconv's quick network on this CPU: 43 s to build and take a first step,
+    13 s from the cache). Programs compiled in under 0.5 s are not stored. Returns the
+    folder, or None when nothing was set (another backend, 'off', or an unwritable
+    folder: then JAX compiles as usual)."""
+    import keras
+
+    setting = os.environ.get(JAX_CACHE_ENV, "")
+    if keras.backend.backend() != "jax" or setting.lower() == "off":
+        return None
+    folder = Path(setting) if setting else REPO_ROOT / "cache" / "jax"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK):
+        return None
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", JAX_CACHE_MIN_COMPILE_SECONDS)
+    return folder
+
+
 def run_main(main, argv=None):
     """Call ``main(argv)``; a ``KitError`` becomes one line on stderr and exit code 2."""
     try:
@@ -229,6 +260,7 @@ def prepare_run(args, paper):
     run = Run(paper=paper, args=args, folder=out_dir, record=record)
     run.stage(f"{'resuming' if resumed else 'starting'} {args.command} ({args.profile} profile) in {out_dir}")
     policy = set_precision(identity["mixed_precision"])
+    enable_compilation_cache()
     if policy != "float32":
         run.stage(f"mixed precision: Keras policy {policy} (bfloat16 compute; float32 variables, "
                   "losses and outputs)")

@@ -4,7 +4,8 @@ The profiles turn XLA off where it does not pay off on a TensorFlow CPU
 (``jit_compile=False``). On JAX that flag would run each step op by op, so the kit maps
 it to True there (``common.training.jit_compile_setting``). This file runs under both
 backends (tests/run.sh runs ``test_*_jax.py`` files again with KERAS_BACKEND=jax): on
-TensorFlow the profile's own setting must come through unchanged.
+TensorFlow the profile's own setting must come through unchanged. On JAX, paper runs
+also keep compiled programs on disk (``common.cli.enable_compilation_cache``).
 """
 
 import keras
@@ -82,3 +83,23 @@ def test_pix2pix_hs():
 
     gan = build_pix2pix_hs(model_settings(get_profile("smoke"), 1))
     assert gan.jit_compile == expected(False)
+
+
+def test_compilation_cache_folder(monkeypatch, tmp_path):
+    from common.cli import JAX_CACHE_ENV, enable_compilation_cache
+
+    monkeypatch.setenv(JAX_CACHE_ENV, "off")
+    assert enable_compilation_cache() is None
+    monkeypatch.setenv(JAX_CACHE_ENV, str(tmp_path / "compiled"))
+    if not ON_JAX:
+        assert enable_compilation_cache() is None
+        return
+    import jax
+
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        folder = enable_compilation_cache()
+        assert folder == tmp_path / "compiled" and folder.is_dir()
+        assert jax.config.jax_compilation_cache_dir == str(folder)
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
