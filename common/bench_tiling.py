@@ -72,6 +72,7 @@ def run_one_way(args):
     from common.bench import PeakMemory
     from common.inference import predict_full
 
+    keras.utils.set_random_seed(args.seed)  # the same random weights in both processes
     model, multiple = build(args.model, args.profile, args.weights)
     x = scene_input(args.model, args.image, args.seed)
     limit = x.shape[0] * x.shape[1] * 4 if args.way == "one-pass" else args.tile_pixels
