@@ -935,11 +935,17 @@ def _defaults(args):
     return args
 
 
+def child_env(**overrides):
+    """This process's environment for a benchmark child process: the repository first on
+    ``PYTHONPATH`` (so ``python -m common...`` imports the kit), plus ``overrides``."""
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, **overrides)
+
+
 def _reexec(argv, backend):
     """Run the benchmark in a child process with ``KERAS_BACKEND=backend``."""
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return subprocess.call([sys.executable, "-m", "common.bench", *argv], env=env, cwd=REPO_ROOT)
+    return subprocess.call([sys.executable, "-m", "common.bench", *argv], env=child_env(KERAS_BACKEND=backend),
+                           cwd=REPO_ROOT)
 
 
 def main(argv=None):

@@ -20,6 +20,7 @@ summary (``--out`` writes it).
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ import time
 
 import numpy as np
 
-from common.bench import REPO_ROOT, _image_size, _mb, _positive
+from common.bench import REPO_ROOT, _image_size, _mb, _positive, child_env
 from common.io import atomic_write_json
 
 MODELS = ("unet_ms", "drcnn_sam")
@@ -75,7 +76,7 @@ def run_one_way(args):
     keras.utils.set_random_seed(args.seed)  # the same random weights in both processes
     model, multiple = build(args.model, args.profile, args.weights)
     x = scene_input(args.model, args.image, args.seed)
-    limit = x.shape[0] * x.shape[1] * 4 if args.way == "one-pass" else args.tile_pixels
+    limit = math.inf if args.way == "one-pass" else args.tile_pixels
     times = []
     with PeakMemory() as memory:
         out = predict_full(model, x, multiple, max_pixels=limit)  # warm-up (traces)
@@ -89,9 +90,8 @@ def run_one_way(args):
 
 
 def child(argv, way, save):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     done = subprocess.run([sys.executable, "-m", "common.bench_tiling", *argv, "--way", way, "--save", save],
-                          env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+                          env=child_env(), cwd=REPO_ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"error: the {way} run failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

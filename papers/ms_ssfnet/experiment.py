@@ -157,7 +157,8 @@ def compile_baseline(model, config):
     from common.training import jit_compile_setting
 
     model.compile(
-        optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mse", jit_compile=jit_compile_setting(config["jit_compile"])
+        optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mse",
+        jit_compile=jit_compile_setting(config["jit_compile"]),
     )
     return model
 
@@ -168,8 +169,8 @@ def build_networks(config, compile=True):
     ``compile=False`` for evaluation only (no optimizer whose state the saved weights
     would be checked against).
     """
-    from papers.ms_ssfnet import baselines
     from common.training import jit_compile_setting
+    from papers.ms_ssfnet import baselines
     from papers.ms_ssfnet.model import build_from_config, inference_model
 
     def ready(model, compile_fn=None):

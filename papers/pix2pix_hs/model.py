@@ -127,9 +127,7 @@ def build_discriminator(bands=31, base_filters=64, n_layers=4, negative_slope=0.
 
 
 def _bce(target, prob):
-    """Mean binary cross-entropy of a PatchGAN probability map against a constant label,
-    in float32 whatever the dtype policy."""
-    prob = ops.cast(prob, "float32")
+    """Mean binary cross-entropy of a PatchGAN probability map against a constant label."""
     return ops.mean(keras.losses.binary_crossentropy(ops.full_like(prob, target), prob))
 
 
@@ -140,7 +138,7 @@ def spectral_rmse_255(hs_tanh, fake_tanh):
     convention of Table 1). No black-pixel mask here (crops of real images rarely hold them;
     the evaluation code applies the mask).
     """
-    err = (ops.cast(hs_tanh, "float32") - ops.cast(fake_tanh, "float32")) * (255.0 / 2.0)
+    err = (hs_tanh - fake_tanh) * (255.0 / 2.0)
     return ops.mean(ops.sqrt(ops.mean(ops.square(err), axis=-1)))
 
 
