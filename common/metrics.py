@@ -8,7 +8,8 @@ reconstruction ``rec`` on the same scale; results are in the units of that scale
 said otherwise (multiply both inputs by 255 to report on the 0-255 scale of unet_ms and
 pix2pix_hs). Per-image values are averaged over images by ``common.evaluation``.
 
-Conventions (see /work/shared/KIT_NOTES.md, "Official metric conventions"):
+Conventions (each as defined by the paper or challenge named with it: the NTIRE 2018,
+2020 and 2022 spectral-reconstruction challenge reports for ``rmse`` and ``mrae``):
 
 * ``rmse``: sqrt of the mean squared error over the whole cube (NTIRE 2018/2020/2022).
 * ``rmse_per_pixel`` / ``rmse_rel_per_pixel``: pix2pix_hs (Alvarez-Gila et al. 2017,

@@ -1,12 +1,13 @@
 """Light-weight residual dense attention network with CoordConv (NTIRE 2020, clean track).
 
-The paper (``../shared/papers/rdab_coordconv.txt``) describes the network only in words
-and figures: a CoordConv input layer (Sec. 2.1), Residual Dense Attention Blocks (RDAB,
-Sec. 2.2, eqs. 1-6) connected at three scales "in a U-net fashion" (Sec. 2), a dense
-feature extraction branch (Sec. 2.3, eq. 7), and a global fusion to 31 bands (Fig. 1),
-233,059 parameters in total. The widths, kernel sizes and the exact wiring are not printed;
-they come from the authors' released trained model (MIT licence), whose structure is
-recorded in ``../shared/KIT_NOTES.md`` and rebuilt here layer for layer so that the
+The paper (*Light Weight Residual Dense Attention Net for Spectral Reconstruction from RGB
+Images*, arXiv:2004.06930) describes the network only in words and figures: a CoordConv
+input layer (Sec. 2.1), Residual Dense Attention Blocks (RDAB, Sec. 2.2, eqs. 1-6)
+connected at three scales "in a U-net fashion" (Sec. 2), a dense feature extraction branch
+(Sec. 2.3, eq. 7), and a global fusion to 31 bands (Fig. 1), 233,059 parameters in total.
+The widths, kernel sizes and the exact wiring are not printed; they come from the authors'
+released trained model (their NTIRE 2020 Keras 2 HDF5 file, MIT licence, not redistributed
+with the kit), whose stored layers and shapes are rebuilt here layer for layer so that the
 released weights load into it (``papers.rdab_coordconv.weights``):
 
 * ``CoordConv``: appends x and y coordinate channels in [-1, 1] (no radius channel), so

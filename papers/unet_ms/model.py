@@ -13,15 +13,15 @@ The encoder is a Double Conv followed by four (downsample, Double Conv) steps th
 the width; the decoder mirrors it with four (upsample, concatenate the encoder skip,
 Double Conv) steps that halve it; a 1x1 convolution maps to the 31 bands.
 
-Facts taken from the authors' released PyTorch code, where the paper is silent
-(see ``shared/KIT_NOTES.md``): widths 64-128-256-512-1024, convolutions without bias
-(batch normalisation follows them), the final 1x1 convolution without bias, and the up
-block pixel-shuffles its C input channels to C/4 before concatenating them with the skip,
-so the first convolution of a decoder Double Conv sees C/4 + C/2 channels. With those
-widths the network has 26,686,592 trainable weights (plus 11,776 batch-norm statistics);
-the test checks the exact count. (A U-Net with these widths and transposed-convolution
-up blocks would have 31.0 M; pixel shuffle has no weights and feeds C/4, not C/2,
-channels to the decoder convolutions.)
+Facts taken from the authors' released PyTorch code (GitHub
+``ml-lab/Multiscale-Super-Spectral``, ``model.py``), where the paper is silent: widths
+64-128-256-512-1024, convolutions without bias (batch normalisation follows them), the
+final 1x1 convolution without bias, and the up block pixel-shuffles its C input channels
+to C/4 before concatenating them with the skip, so the first convolution of a decoder
+Double Conv sees C/4 + C/2 channels. With those widths the network has 26,686,592
+trainable weights (plus 11,776 batch-norm statistics); the test checks the exact count. (A
+U-Net with these widths and transposed-convolution up blocks would have 31.0 M; pixel
+shuffle has no weights and feeds C/4, not C/2, channels to the decoder convolutions.)
 
 Dropout placement follows the released code: inside a Double Conv it sits between the two
 convolutions, and every down/up block starts with a 2D dropout (after the max-pool, or
