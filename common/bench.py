@@ -1,5 +1,5 @@
 """Benchmark every network of the kit: size, FLOPs, training and inference speed, memory,
-and the input pipeline next to what the network consumes (issue 11).
+and the input pipeline next to what the network consumes.
 
     python -m common.bench [--models unet_ms,drcnn_sam/vdsr] [--backend tensorflow|jax]
                            [--jit | --no-jit] [--mixed-precision bf16] [--steps 10]
@@ -113,7 +113,7 @@ class Sizes:
     image: tuple = None  # (h, w) of the whole image instead of FULL_IMAGE
 
 
-def _profile_name(sizes):
+def profile_name(sizes):
     return "smoke" if sizes.quick else "paper"
 
 
@@ -121,7 +121,7 @@ def _padded(size, multiple):
     return tuple(int(math.ceil(s / multiple) * multiple) for s in size)
 
 
-def _full_image(task, sizes, multiple=1, scale=1):
+def full_image(task, sizes, multiple=1, scale=1):
     """(padded (h, w) at the network's input, label) of the whole-image benchmark.
 
     ``scale``: the input is ``scale`` times smaller than the image (a network that works
@@ -134,236 +134,35 @@ def _full_image(task, sizes, multiple=1, scale=1):
     return tuple(s // scale for s in padded), label
 
 
-def _adam(learning_rate, **kwargs):
+def adam(learning_rate, **kwargs):
     import keras
 
     return keras.optimizers.Adam(learning_rate, **kwargs)
 
 
-def case_unet_ms(sizes):
-    from papers.unet_ms import config
-    from papers.unet_ms import model as net
+def all_cases():
+    """{case name: builder(sizes) -> Case} of every paper in the registry
+    (``Paper.bench_cases``): each paper's own network, then its network baselines
+    (``<paper>/<network>``). The papers' non-network baselines (least squares, spline,
+    bicubic) are not benchmarked."""
+    from common.paper import all_papers
 
-    profile = config.get_profile(_profile_name(sizes))
-    model = net.build_model(profile)
-    patch = profile["data"]["patch_size"]
-    train = profile["train"]
-
-    def compile_model(m, jit):
-        m.compile(optimizer=_adam(train["learning_rate"], weight_decay=train["weight_decay"]), loss="mse",
-                  jit_compile=jit)
-
-    full, label = _full_image("rgb2hs", sizes, multiple=2**net.POOL_STEPS)
-    return Case("unet_ms", "rgb2hs", model, compile_model, (patch, patch, 3), train["batch_size"],
-                model, (*full, 3), label, [(model, (patch, patch, 3))])
+    cases = {}
+    for paper in all_papers():
+        cases.update(paper.bench_cases())
+    return cases
 
 
-def _pix2pix_case(sizes, n_branches, name):
-    from papers.pix2pix_hs import config
-    from papers.pix2pix_hs import model as net
-
-    profile = config.get_profile(_profile_name(sizes))
-    s = config.model_settings(profile, n_branches)
-    generator = net.build_generator(n_branches=s["n_branches"], base_filters=s["g_filters"],
-                                    max_filters=s["g_max_filters"], bands=s["bands"],
-                                    dropout_rate=s["dropout"])
-    discriminator = net.build_discriminator(bands=s["bands"], base_filters=s["d_filters"])
-    # One D step, then one G step: every pair of timed steps updates both networks (the
-    # paper alternates 50 D steps with 25 G steps; each step costs about the same).
-    gan = net.Pix2PixHS(generator, discriminator, l1_weight=s["l1_weight"], d_iterations=1,
-                        g_iterations=1, name=name.replace("/", "_"))
-
-    def compile_model(m, jit):
-        m.compile(g_optimizer=_adam(s["learning_rate"], beta_1=s["beta_1"]),
-                  d_optimizer=_adam(s["learning_rate"], beta_1=s["beta_1"]), jit_compile=jit)
-
-    crop = profile["train"]["crop"]
-    full, label = _full_image("rgb2hs", sizes, multiple=net.required_multiple(s["n_branches"]))
-    pair = [(crop, crop, 3), (crop, crop, s["bands"])]
-    return Case(
-        name, "rgb2hs", gan, compile_model, (crop, crop, 3), profile["train"]["batch_size"],
-        generator, (*full, 3), label,
-        [(generator, (crop, crop, 3)), (discriminator, pair), (discriminator, pair)],
-        data_range=(-1.0, 1.0), steps_multiple=2,
-        notes=["training step = G forward + D on the real and the fake pair; D and G steps "
-               "alternate 1:1 in the timed steps (paper: 50 D : 25 G)",
-               "the paper tiles test images in 256x256 tiles; timed here in one pass"],
-    )
-
-
-def case_pix2pix_hs(sizes):
-    from papers.pix2pix_hs import config
-
-    n_branches = config.get_profile(_profile_name(sizes))["model"]["n_branches"]
-    return _pix2pix_case(sizes, n_branches, "pix2pix_hs")
-
-
-def case_pix2pix_per_pixel(sizes):
-    return _pix2pix_case(sizes, 1, "pix2pix_hs/per_pixel_cgan")
-
-
-def case_rdab_coordconv(sizes):
-    from papers.rdab_coordconv import config
-    from papers.rdab_coordconv import model as net
-
-    profile = config.get_profile(_profile_name(sizes))
-    model = net.build_from_config(profile)
-    notes = ["the released test script tiles 64x64; timed here in one pass"]
-    loss = _paper_loss(lambda: _import("papers.rdab_coordconv.train").make_loss(profile["train"]["loss"], profile["train"].get("ssim_positions", "valid")),
-                       notes)
-    train = profile["train"]
-
-    def compile_model(m, jit):
-        m.compile(optimizer=_adam(train["learning_rate"]), loss=loss, jit_compile=jit)
-
-    patch = profile["data"]["patch_size"]
-    full, label = _full_image("rgb2hs", sizes, multiple=net.MULTIPLE)
-    return Case("rdab_coordconv", "rgb2hs", model, compile_model, (patch, patch, 3), train["batch_size"],
-                model, (*full, 3), label, [(model, (patch, patch, 3))], notes=notes)
-
-
-def _drcnn_config(sizes):
-    from papers.drcnn_sam import config
-
-    return config.get_config(_profile_name(sizes))
-
-
-def case_drcnn_sam(sizes):
-    from papers.drcnn_sam import model as net
-    from papers.drcnn_sam import train
-
-    config = _drcnn_config(sizes)
-    model = net.build_drcnn(config["architecture"])
-    bands, patch = config["architecture"]["bands"], config["patch_size"]
-
-    def compile_model(m, jit):
-        loss = train.drcnn_loss(config["alpha"], config["sam_term"])
-        m.compile(optimizer=train.make_optimizer(config["optimizer"]), loss=[loss, loss],
-                  loss_weights=[config["supervised_weight"], 1.0], jit_compile=jit)
-
-    full, label = _full_image("sr", sizes)
-    return Case("drcnn_sam", "sr", model, compile_model, (patch, patch, bands), config["batch_size"],
-                net.inference_model(model), (*full, bands), label, [(model, (patch, patch, bands))])
-
-
-def _drcnn_baseline(sizes, kind):
-    from papers.drcnn_sam import baselines as bl
-    from papers.drcnn_sam import train
-
-    config = _drcnn_config(sizes)
-    settings = config["baselines"]
-    bands, patch = config["architecture"]["bands"], config["patch_size"]
-    scale = config["scales"][0]
-    if kind == "espcn":
-        model, lr_scale = bl.build_espcn(scale, settings["espcn"]), scale
-    else:
-        model = bl.build_srcnn(settings["srcnn"]) if kind == "srcnn" else bl.build_vdsr(settings["vdsr"])
-        lr_scale = 1
-    optimizer = settings["vdsr_optimizer"] if kind == "vdsr" else settings["optimizer"]
-
-    def compile_model(m, jit):
-        m.compile(optimizer=train.make_optimizer(optimizer), loss=_import("common.losses").half_mse,
-                  jit_compile=jit)
-
-    full, label = _full_image("sr", sizes, scale=lr_scale)
-    side = patch // lr_scale
-    notes = [f"band by band (Sec. 4.2): one sample = one grey {side}x{side} patch; the whole "
-             f"image = {bands} grey images"]
-    if kind == "espcn":
-        notes.append(f"x{scale}: the input is the {scale}x smaller low-resolution grid")
-    return Case(f"drcnn_sam/{kind}", "sr", model, compile_model, (side, side, 1), settings["batch_size"],
-                model, (*full, 1), label, [(model, (side, side, 1))], full_images=bands, full_chunk=8,
-                notes=notes)
-
-
-def _ms_config(sizes):
-    from papers.ms_ssfnet import config
-
-    return config.get_config(_profile_name(sizes))
-
-
-def case_ms_ssfnet(sizes):
-    from papers.ms_ssfnet import model as net
-
-    config = _ms_config(sizes)
-    model = net.build_from_config(config)
-    bands, hr = config["bands"], config["hr_patch"]
-    factor = 2 ** config["scales"]
-    names = ["z"] + [f"z{i}" for i in range(1, len(config["level_weights"]))]
-
-    def compile_model(m, jit):
-        m.compile(optimizer=_adam(config["learning_rate"]), loss={n: "mse" for n in names},
-                  loss_weights=dict(zip(names, config["level_weights"])), jit_compile=jit)
-
-    inputs = {net.INPUT_LR: (hr // factor, hr // factor, bands), net.INPUT_RGB: (hr, hr, 3)}
-    full, label = _full_image("fusion", sizes, multiple=factor)
-    full_inputs = {net.INPUT_LR: (full[0] // factor, full[1] // factor, bands), net.INPUT_RGB: (*full, 3)}
-    return Case("ms_ssfnet", "fusion", model, compile_model, inputs, config["batch_size"],
-                net.inference_model(model), full_inputs, label, [(model, inputs)])
-
-
-def _ms_baseline(sizes, label_name):
-    from papers.ms_ssfnet import baselines as bl
-
-    config = _ms_config(sizes)
-    model = bl.NETWORK_BASELINES[label_name](config)
-    bands = config["bands"]
-    hr = config.get("baseline_hr_patch") or config["hr_patch"]
-    shapes = {bl.INPUT_UP: (bands,), bl.INPUT_RGB: (3,)}
-    inputs = {key: (hr, hr, *shapes[key]) for key in bl.INPUTS[label_name]}
-    full, label = _full_image("fusion", sizes)
-    full_inputs = {key: (*full, *shapes[key]) for key in bl.INPUTS[label_name]}
-
-    def compile_model(m, jit):
-        m.compile(optimizer=_adam(config["learning_rate"]), loss="mse", jit_compile=jit)
-
-    name = "ms_ssfnet/" + label_name.lower().replace("-", "_")
-    return Case(name, "fusion", model, compile_model, inputs, config["batch_size"], model, full_inputs,
-                label, [(model, inputs)])
-
-
-#: name -> builder(sizes: Sizes) -> Case. Baselines are "<paper>/<network>".
-CASES = {
-    "unet_ms": case_unet_ms,
-    "pix2pix_hs": case_pix2pix_hs,
-    "pix2pix_hs/per_pixel_cgan": case_pix2pix_per_pixel,
-    "rdab_coordconv": case_rdab_coordconv,
-    "drcnn_sam": case_drcnn_sam,
-    "drcnn_sam/srcnn": lambda sizes: _drcnn_baseline(sizes, "srcnn"),
-    "drcnn_sam/espcn": lambda sizes: _drcnn_baseline(sizes, "espcn"),
-    "drcnn_sam/vdsr": lambda sizes: _drcnn_baseline(sizes, "vdsr"),
-    "ms_ssfnet": case_ms_ssfnet,
-    "ms_ssfnet/ssf_cnn": lambda sizes: _ms_baseline(sizes, "SSF-CNN"),
-    "ms_ssfnet/ssf_resnet": lambda sizes: _ms_baseline(sizes, "SSF-ResNet"),
-    "ms_ssfnet/spectral_resnet": lambda sizes: _ms_baseline(sizes, "Spectral-ResNet"),
-}
-#: Not benchmarked: the papers' non-network baselines (least squares, spline, bicubic).
-
-
-def _import(module):
-    import importlib
-
-    return importlib.import_module(module)
-
-
-def _paper_loss(factory, notes):
-    """The paper's loss, or MSE (with a note) when its module cannot provide it."""
-    try:
-        return factory()
-    except Exception as error:  # noqa: BLE001 - a paper module still being written
-        notes.append(f"paper loss unavailable ({type(error).__name__}: {error}); timed with MSE")
-        return "mse"
-
-
-def select_cases(spec):
+def select_cases(spec, cases=None):
     """Case names matching ``--models`` (comma-separated names or shell patterns)."""
+    cases = all_cases() if cases is None else cases
     if not spec or spec == "all":
-        return list(CASES)
+        return list(cases)
     chosen = []
     for pattern in (p.strip() for p in spec.split(",") if p.strip()):
-        matches = [name for name in CASES if fnmatch.fnmatchcase(name, pattern)]
+        matches = [name for name in cases if fnmatch.fnmatchcase(name, pattern)]
         if not matches:
-            raise KitError(f"--models: no network named {pattern!r}; choose from {', '.join(CASES)}")
+            raise KitError(f"--models: no network named {pattern!r}; choose from {', '.join(cases)}")
         chosen += [m for m in matches if m not in chosen]
     return chosen
 
@@ -696,7 +495,7 @@ def bench_case(name, args, device, peak_gflops, rng, log):
     row = {"model": name}
     try:
         log(f"{name}: building")
-        case = CASES[name](Sizes(quick=args.quick, image=args.image))
+        case = all_cases()[name](Sizes(quick=args.quick, image=args.image))
         row["paper_batch"] = case.batch
         if args.batch:
             case.batch = args.batch
@@ -952,7 +751,7 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _defaults(make_parser().parse_args(argv))
     if args.list:
-        print("\n".join(CASES))
+        print("\n".join(all_cases()))
         return 0
     names = select_cases(args.models)
     if args.backend:

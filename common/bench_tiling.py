@@ -32,35 +32,37 @@ import numpy as np
 from common.bench import REPO_ROOT, _image_size, _mb, _positive, child_env
 from common.io import atomic_write_json
 
-MODELS = ("unet_ms", "drcnn_sam")
+def whole_image_papers():
+    """The papers whose evaluation runs whole images through one network
+    (``Paper.whole_image_network`` is not None): the ones this benchmark applies to."""
+    from common.paper import all_papers
+
+    return [paper.name for paper in all_papers() if paper.whole_image_network is not None]
 
 
 def build(name, profile, weights):
     """The network and the side multiple its whole-image inference pads to."""
-    import keras
+    from common.paper import get_paper
 
-    if name == "unet_ms":
-        from papers.unet_ms.config import get_profile
-        from papers.unet_ms.model import POOL_STEPS, build_model
-
-        model = keras.models.load_model(weights) if weights else build_model(get_profile(profile))
-        return model, 2**POOL_STEPS
-    from papers.drcnn_sam.config import get_config
-    from papers.drcnn_sam.model import build_drcnn, inference_model
-
-    model = keras.models.load_model(weights) if weights else build_drcnn(get_config(profile)["architecture"])
-    return inference_model(model), 1
+    paper = get_paper(name)
+    config = paper.config(profile)
+    if weights:
+        networks = paper.networks_from_file(weights, config)
+    else:
+        networks = paper.build_networks(config)
+    return paper.whole_image_network(networks[paper.main_network])
 
 
 def scene_input(name, size, seed):
-    """unet_ms: the scene's clean-track RGB rendition; drcnn_sam: the 31-band cube (the
-    network's input is an interpolated cube, image-like either way)."""
+    """An RGB -> spectra paper: the scene's clean-track RGB rendition; super-resolution:
+    the 31-band cube (the network's input is an interpolated cube, image-like either way)."""
+    from common.paper import get_paper
     from data_prep.render import render_ntire2020_clean
     from data_prep.synthetic import generate_scene
 
     side = max(size)
     cube = generate_scene(seed, size=side).radiance[: size[0], : size[1]]
-    return render_ntire2020_clean(cube, quantize=True) if name == "unet_ms" else cube
+    return render_ntire2020_clean(cube, quantize=True) if get_paper(name).task == "rgb2hs" else cube
 
 
 def run_one_way(args):
@@ -100,7 +102,7 @@ def child(argv, way, save):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m common.bench_tiling", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=MODELS, default="unet_ms")
+    parser.add_argument("--model", choices=whole_image_papers(), default="unet_ms")
     parser.add_argument("--profile", default="quick", help="the paper profile whose architecture is built")
     parser.add_argument("--weights", default=None, help="a trained .keras model (a run folder's)")
     parser.add_argument("--image", type=_image_size, default=(1024, 1024), help="HxW (default 1024x1024)")

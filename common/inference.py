@@ -22,6 +22,8 @@ import os
 
 import numpy as np
 
+from common.io import KitError
+
 
 def pad_to_multiple(x, multiple, mode="reflect"):
     """Pad an HxWxC array at the bottom/right so both sides are multiples of ``multiple``."""
@@ -78,7 +80,7 @@ def max_inference_pixels():
     except ValueError:
         value = 0
     if value <= 0:
-        raise ValueError(f"{MAX_PIXELS_ENV}={text!r}: expected a positive number of pixels")
+        raise KitError(f"{MAX_PIXELS_ENV}={text!r}: expected a positive number of pixels")
     return value
 
 

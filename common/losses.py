@@ -10,8 +10,10 @@
   cut at the border and renormalised). Computed in float32 with a separable blur (see
   ``_gaussian_blur``), several times faster than ``keras.ops.image.ssim``.
 * ``mrae_loss``: mean relative absolute error, the NTIRE 2020 ranking metric.
-* ``half_mse`` (MSE / 2, drcnn_sam's l1 term and the rdab_coordconv release's loss up to
-  normalisation), ``mse`` (unet_ms, ms_ssfnet), ``l1`` (pix2pix_hs's L1 term).
+* ``half_mse`` (MSE / 2), ``half_sse`` (half the sum of squared errors of a sample:
+  drcnn_sam's l1 term, its baselines' loss, the rdab_coordconv release's loss),
+  ``one_minus_cos`` (the cosine reading of drcnn_sam's spectral term), ``mse`` (unet_ms,
+  ms_ssfnet), ``l1`` (pix2pix_hs's L1 term).
 * ``weighted_sum``: ``sum_i w_i * loss_i`` (drcnn_sam's eq. 3 ``a * l1 + (1 - a) * l2``
   and rdab_coordconv's eq. 14 ``L2 + (1 - SSIM)``); ``deep_supervision`` builds the ``compile``
   arguments for multi-output models (drcnn_sam's intermediate output, ms_ssfnet's
@@ -117,6 +119,26 @@ def mse(y_true, y_pred):
 def half_mse(y_true, y_pred):
     """MSE / 2 per sample (drcnn_sam's ``l1``; the 1/2 makes the gradient the residual)."""
     return 0.5 * mse(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def half_sse(y_true, y_pred):
+    """Half the sum of squared errors of each sample, ``1/2 ||y - y_hat||^2`` over every
+    pixel and band: Caffe's EuclideanLoss (drcnn_sam's eq. 1, the loss of SRCNN and VDSR)
+    and the rdab_coordconv release's ``sum_squared_error``."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    squared = ops.square(y_pred - y_true)
+    return 0.5 * ops.sum(squared, axis=tuple(range(1, len(squared.shape))))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def one_minus_cos(y_true, y_pred):
+    """Mean over pixels of ``1 - cos`` of the spectral angle, per sample (the cosine
+    reading of drcnn_sam's eq. 2; ``sam_loss`` is the angle reading)."""
+    y_true, y_pred = _as_pair(y_true, y_pred)
+    dot = ops.sum(y_true * y_pred, axis=-1)
+    norms = ops.sqrt(ops.sum(ops.square(y_true), axis=-1) * ops.sum(ops.square(y_pred), axis=-1) + 1e-12)
+    return _per_sample_mean(1.0 - dot / norms)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

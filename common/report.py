@@ -18,6 +18,7 @@ from pathlib import Path
 
 from common.cli import PRECISION_POLICIES
 from common.io import KitError, atomic_write_json, atomic_write_text
+from common.provenance import short_text
 
 REQUIRED_TOP = ("paper", "citation", "task", "headline", "baseline", "tables")
 REQUIRED_TABLE = ("id", "caption", "dataset", "metrics", "rows")
@@ -220,6 +221,9 @@ def comparison_markdown(published, measured):
         f"Task: {published['task']}. Profile: {measured.get('profile', '?')}. "
         + _precision_text(measured) +
         f"Data used by this run: {measured.get('dataset', {}).get('description', '?')}.",
+        "",
+        f"Code and libraries: {short_text(measured.get('environment') or {})}; seed {measured.get('seed')}. "
+        "The resolved settings of every network are in metrics.json (`settings`) and run_args.json.",
         "",
         "## Headline",
         "",

@@ -3,9 +3,13 @@
     python -m common.run_all [--papers a,b] [--profile quick|paper] [--data-root DIR]
                              [--out DIR] [--seed N] [--epochs N] [--mixed-precision none|bf16]
 
-(``bash run_all.sh`` sets up the environment and calls this.) Each paper runs in its own
-process, so one paper failing (or crashing the interpreter) does not stop the others;
-its error line goes into the report and the command exits non-zero at the end.
+(``bash run_all.sh`` sets up the environment and calls this.) The papers are those of
+the registry (``common.paper``: every folder under ``papers/`` with a ``paper.py``).
+Each paper runs in its own process, so one paper failing (or crashing the interpreter)
+does not stop the others; its error line goes into the report and the command exits
+non-zero at the end. With ``--data-root``, each paper uses its own dataset where found
+there, else the complete CAVE set where found there, else the synthetic scenes; the
+report labels every number with the data it came from.
 
 Output: ``<out>/REPORT.md`` and ``<out>/report.json`` (default out:
 ``results/run_all/<timestamp>/``, with ``results/run_all/latest`` pointing at it), and
@@ -23,28 +27,30 @@ import sys
 import time
 from pathlib import Path
 
-from common.cli import PRECISION_POLICIES, REPO_ROOT, positive_int
+from common.cli import PRECISION_POLICIES, REPO_ROOT, positive_int, seed_int
 from common.io import KitError, atomic_write_json, atomic_write_text
-
-PAPERS = ("unet_ms", "drcnn_sam", "pix2pix_hs", "rdab_coordconv", "ms_ssfnet")
+from common.paper import paper_names
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="bash run_all.sh", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--papers", default=",".join(PAPERS), help="comma-separated subset of " + ",".join(PAPERS))
+    papers = paper_names()
+    parser = argparse.ArgumentParser(prog="bash run_all.sh", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--papers", default=",".join(papers), help="comma-separated subset of " + ",".join(papers))
     parser.add_argument("--profile", choices=("quick", "paper"), default="quick")
     parser.add_argument("--data-root", default=None, help="folder holding real datasets (see README)")
     parser.add_argument("--out", default=None, help="output folder (default results/run_all/<timestamp>)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--epochs", type=positive_int, default=None, help="override every paper's epochs")
     parser.add_argument("--mixed-precision", choices=list(PRECISION_POLICIES), default="none",
                         help="passed to every paper: 'bf16' computes in bfloat16 (float32 variables, "
                         "losses and outputs); slower on CPUs without bfloat16 units")
     args = parser.parse_args(argv)
     papers = [p.strip() for p in args.papers.split(",") if p.strip()]
-    unknown = [p for p in papers if p not in PAPERS]
+    known = paper_names()
+    unknown = [p for p in papers if p not in known]
     if unknown or not papers:
-        parser.error(f"--papers: unknown paper(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(PAPERS)}")
+        parser.error(f"--papers: unknown paper(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(known)}")
     if args.data_root and not os.path.isdir(args.data_root):
         parser.error(f"--data-root {args.data_root}: no such folder")
     args.papers = papers
@@ -161,6 +167,14 @@ def summary_table(records):
     return "\n".join(lines)
 
 
+def _provenance_line(records):
+    """The code's commit and the library versions, as the first paper run recorded them."""
+    from common.provenance import environment, short_text
+
+    env = next((r["metrics"].get("environment") for r in records if r.get("metrics")), None) or environment()
+    return f"Code and libraries: {short_text(env)}."
+
+
 def _relink_figures(markdown, paper):
     """Figure links in a paper's comparison.md are relative to its folder; make them relative to REPORT.md."""
     return re.sub(r"!\[([^\]]*)\]\((?!/|https?:)([^)]+)\)", rf"![\1]({paper}/\2)", markdown)
@@ -179,6 +193,8 @@ def build_report(records, args, total_seconds):
         "A quick profile trains shortened, often narrowed networks on the kit's synthetic scenes: its "
         "numbers check that each pipeline works and that each method beats its simple baseline; they "
         "are not the paper's numbers. Each paper's section lists what its quick profile shrinks.",
+        "",
+        _provenance_line(records),
         "",
         "## Summary",
         "",

@@ -55,6 +55,23 @@ def jit_compile_setting(value, run_eagerly=False):
     return True if keras.backend.backend() == "jax" else value
 
 
+def load_weights(model, folder, name, paper):
+    """Load ``<folder>/<name>.weights.h5``, which a finished ``fit`` left there (its
+    ``<name>.done`` beside it); ``KitError`` naming the file when it is missing or
+    unreadable."""
+    folder = Path(folder)
+    weights = folder / f"{name}.weights.h5"
+    if not (folder / f"{name}.done").is_file() or not weights.is_file():
+        raise KitError(f"{folder}: no trained {name} here; run `python -m papers.{paper} train` with the "
+                       "same arguments first (or pass its folder with --out)")
+    try:
+        model.load_weights(weights)
+    except (OSError, ValueError, KeyError) as error:
+        raise KitError(f"{weights}: cannot read the trained weights ({str(error).splitlines()[0]}); "
+                       f"delete it and {name}.done to train {name} again") from None
+    return model
+
+
 def count_params(model):
     """(trainable, non-trainable) parameter counts; their sum is every stored value."""
     trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))

@@ -1,24 +1,20 @@
-"""Train / validation / test splits used by the five papers.
+"""Split helpers shared by the papers, and the dataset facts they rest on.
 
-Named splits come from the papers; where a paper only says "randomly", the split here is
-seeded and reproducible on any machine and NumPy version: names are ordered by the
-SHA-256 of "<seed>:<name>" (``seeded_order``) and the first ones are held out.
+Each paper's own split (its named test images, its fold lists) lives in its folder; this
+module gives the tools they are built with and the splits that belong to a dataset rather
+than to a paper:
 
-- drcnn_sam (Sec. 4): CAVE test scenes balloons, chart_and_stuffed_toy, faces, flowers,
-  jelly_beans, real_and_fake_apples, oil_painting; Harvard test img1-img6, imga1-imga4;
-  all the other images train. The paper's "Faces" is the CAVE scene folder ``face_ms``.
-- unet_ms (Sec. 4): NTIRE 2018 test BGU_HS_00257, 259, 261, 263, 265 (printed as
-  "BGU 00257" ...); train on the 256 images BGU_HS_00001-00256.
-- pix2pix_hs (Sec. 3.3): two folds of 100 ICVL images, train on one and test on the
-  other. The authors published the lists (test0.csv, test1.csv at
-  https://aitorshuffle.github.io/files/pbdl2017data/); they are in ``split_lists/``
-  and ``icvl_folds`` uses them (one of the 201 images is in neither fold).
-- ms_ssfnet (Sec. 4): random Harvard 40/10 (of the 50 daylight images, folder CZ_hsdb),
-  ICVL 71/30 (of "the 101 images used in [6]", not listed: a seeded choice of 101),
-  NUS 41/25 (the NUS data ships its own training/testing folders; used when present).
-- rdab_coordconv (Sec. 3.1): NTIRE 2020 clean track, 400 training / 50 validation images
-  of the shared data. Official lists: ARAD_HS_0001-0450 train, 10 validation images
-  (``NTIRE2020_VALIDATION``); the test ground truth was never released.
+- ``named_split``: named test images found among a dataset's names (case, '_', '-' and
+  spaces ignored; names that differ only in those are refused as ambiguous);
+- ``seeded_order`` / ``random_split``: where a paper only says "randomly", a split that
+  is seeded and reproducible on any machine and NumPy version: names are ordered by the
+  SHA-256 of "<seed>:<name>" and the first ones are held out;
+- ``read_name_list``: a split list file, one image name per line;
+- NTIRE 2020 (ARAD): the official training images ARAD_HS_0001-0450 and the 10
+  validation images (the test ground truth was never released);
+- ``cave_split``: the kit's CAVE split for papers that did not use CAVE themselves
+  (the seven test scenes of ``split_lists/cave_test.txt``).
+
 """
 
 import hashlib
@@ -27,27 +23,12 @@ from pathlib import Path
 
 from common.io import KitError
 
-CAVE_TEST_DRCNN_SAM = (
-    "balloons", "chart_and_stuffed_toy", "face", "flowers", "jelly_beans",
-    "real_and_fake_apples", "oil_painting",
-)
-HARVARD_TEST_DRCNN_SAM = (
-    "img1", "img2", "img3", "img4", "img5", "img6", "imga1", "imga2", "imga3", "imga4",
-)
-UNET_MS_TEST = ("BGU_HS_00257", "BGU_HS_00259", "BGU_HS_00261", "BGU_HS_00263", "BGU_HS_00265")
-NTIRE2018_LAST_TRAIN = 256  # BGU_HS_00001 .. BGU_HS_00256 are the training images
 NTIRE2020_TRAIN = tuple(f"ARAD_HS_{i:04d}" for i in range(1, 451))
 NTIRE2020_VALIDATION = tuple(
     f"ARAD_HS_{i:04d}" for i in (451, 453, 455, 456, 457, 459, 462, 463, 464, 465))
 
 SPLIT_LISTS = Path(__file__).resolve().parent / "split_lists"
-ICVL_FOLD_FILES = (SPLIT_LISTS / "icvl_pix2pix_test0.txt", SPLIT_LISTS / "icvl_pix2pix_test1.txt")
-MS_SSFNET_SPLITS = {  # dataset: (images used, test images)
-    "harvard": (50, 10),
-    "icvl": (101, 30),
-    "nus": (66, 25),
-}
-HARVARD_DAYLIGHT_FOLDER = "CZ_hsdb"
+CAVE_TEST_LIST = SPLIT_LISTS / "cave_test.txt"
 
 
 def _key(name):
@@ -72,7 +53,7 @@ def named_split(names, test_names, what="test"):
 
 def seeded_order(names, seed=0):
     """``names`` in a pseudo-random order fixed by ``seed`` (SHA-256 of 'seed:name')."""
-    return sorted(names, key=lambda n: hashlib.sha256(f"{seed}:{n}".encode()).hexdigest())
+    return sorted(names, key=lambda n: hashlib.sha256(f"{seed}:{n}".encode("utf-8", "surrogateescape")).hexdigest())
 
 
 def random_split(names, n_test, seed=0):
@@ -101,69 +82,14 @@ def read_name_list(path):
     return names
 
 
-def _number(name):
+def trailing_number(name):
+    """The last run of digits in ``name`` as an int (None when it has none)."""
     digits = re.findall(r"\d+", name)
     return int(digits[-1]) if digits else None
 
 
-def drcnn_sam_split(dataset):
-    """{'train', 'test'} for CAVE or Harvard (drcnn_sam Sec. 4)."""
-    tests = {"cave": CAVE_TEST_DRCNN_SAM, "harvard": HARVARD_TEST_DRCNN_SAM}
-    if dataset.name not in tests:
-        raise KitError(f"drcnn_sam uses CAVE and Harvard, not {dataset.name}")
-    train, test = named_split(dataset.names, tests[dataset.name])
-    return {"train": train, "test": test}
-
-
-def unet_ms_split(dataset):
-    """{'train', 'test'} for NTIRE 2018 (unet_ms): test the five named images, train on
-    BGU_HS_00001-00256 (other validation images present under the root are left out)."""
-    train, test = named_split(dataset.names, UNET_MS_TEST)
-    train = [n for n in train if _number(n) is not None and _number(n) <= NTIRE2018_LAST_TRAIN]
-    return {"train": train, "test": test}
-
-
-def icvl_folds(names, fold_files=ICVL_FOLD_FILES):
-    """pix2pix_hs's two ICVL folds, ``[{'train': fold 1, 'test': fold 0}, {'train': fold 0,
-    'test': fold 1}]``, from the two list files (the authors' by default). A listed image
-    missing from ``names`` raises a ``KitError`` naming the list and the image."""
-    folds = []
-    for path in fold_files:
-        _, listed = named_split(names, read_name_list(path), what=f"ICVL fold list {path}:")
-        folds.append(listed)
-    return [{"train": folds[1], "test": folds[0]}, {"train": folds[0], "test": folds[1]}]
-
-
-def ms_ssfnet_split(dataset, seed=0):
-    """{'train', 'test'} for Harvard, ICVL or NUS as in ms_ssfnet (Sec. 4)."""
-    if dataset.name not in MS_SSFNET_SPLITS:
-        raise KitError(f"ms_ssfnet uses Harvard, ICVL and NUS, not {dataset.name}")
-    used, n_test = MS_SSFNET_SPLITS[dataset.name]
-    names = sorted(dataset.names)
-    groups = {n: dataset.group(n) for n in names} if hasattr(dataset, "group") else {}
-    if dataset.name == "harvard":
-        daylight = [n for n in names if groups.get(n) == HARVARD_DAYLIGHT_FOLDER]
-        names = daylight or names
-    elif dataset.name == "nus":
-        train = [n for n in names if groups.get(n, "").lower().startswith("train")]
-        test = [n for n in names if groups.get(n, "").lower().startswith("test")]
-        if train and test:
-            return {"train": train, "test": test}
-    elif dataset.name == "icvl" and len(names) > used:
-        names = sorted(seeded_order(names, seed)[:used])
-    train, test = random_split(names, min(n_test, len(names) - 1), seed)
-    return {"train": train, "test": test}
-
-
-def ntire2020_split(dataset, seed=0):
-    """{'train', 'val', 'test'} for rdab_coordconv: the official training images
-    (ARAD_HS_0001-0450 present under the root) split 400 / 50 with ``seeded_order``
-    (the paper's 400 / 50), and the official validation images as the test set."""
-    official = set(NTIRE2020_TRAIN)
-    pool = [n for n in sorted(dataset.names) if n in official]
-    if len(pool) < 2:
-        raise KitError(f"{dataset.root}: fewer than 2 NTIRE 2020 training images (ARAD_HS_0001-0450)")
-    n_val = 50 if len(pool) > 50 else max(1, len(pool) // 9)
-    train, val = random_split(pool, n_val, seed)
-    test = [n for n in sorted(dataset.names) if n in set(NTIRE2020_VALIDATION)]
-    return {"train": train, "val": val, "test": test}
+def cave_split(dataset, test_list=CAVE_TEST_LIST):
+    """{'train', 'val', 'test'} of a CAVE dataset: the scenes of ``test_list`` test, the
+    others train (no validation scenes)."""
+    train, test = named_split(dataset.names, read_name_list(test_list), what=f"CAVE test list {test_list}:")
+    return {"train": train, "val": [], "test": test}

@@ -26,3 +26,25 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def shared_dir():
     return SHARED
+
+
+def rdab_released_weights():
+    """The rdab_coordconv authors' weights file: ``$KIT_RDAB_WEIGHTS``, the kit's
+    ``weights/`` folder, or the reproduction files beside the repository (CI)."""
+    name = "rdab_coordconv_authors_ntire2020.hdf5"
+    candidates = [os.environ.get("KIT_RDAB_WEIGHTS"), REPO_ROOT / "weights" / name, SHARED / "weights" / name]
+    return next((Path(c) for c in candidates if c and Path(c).is_file()), Path(REPO_ROOT / "weights" / name))
+
+
+def paper_config(name, profile="quick"):
+    """A paper's resolved settings for ``profile`` (``Paper.config``)."""
+    from common.paper import get_paper
+
+    return get_paper(name).config(profile)
+
+
+def paper_command(name):
+    """``python -m papers.<name>`` as a function of its argument list."""
+    from common.cli import paper_main
+
+    return lambda argv: paper_main(name, argv)

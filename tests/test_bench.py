@@ -12,7 +12,7 @@ import pytest
 
 from common import bench
 from common.io import KitError
-from papers.drcnn_sam.config import get_config
+from tests.conftest import paper_config
 
 
 def srcnn_hand_count(arch, side):
@@ -30,7 +30,8 @@ def test_quick_bench_of_one_tiny_network(tmp_path, monkeypatch, capsys):
     def broken(quick):
         raise RuntimeError("model still being written")
 
-    monkeypatch.setitem(bench.CASES, "broken/net", broken)
+    cases = bench.all_cases()
+    monkeypatch.setattr(bench, "all_cases", lambda: {**cases, "broken/net": broken})
     code = bench.main(["--quick", "--models", "drcnn_sam/srcnn,broken/*", "--steps", "1",
                        "--infer-repeats", "1", "--pipeline-batches", "1", "--out", str(tmp_path)])
     assert code == 0
@@ -40,8 +41,8 @@ def test_quick_bench_of_one_tiny_network(tmp_path, monkeypatch, capsys):
     assert report["failed"] == {"broken/net": "RuntimeError: model still being written"}
     row = report["results"][0]
 
-    config = get_config("smoke")
-    side = config["patch_size"]
+    config = paper_config("drcnn_sam", "smoke")
+    side = config["data"]["patch_size"]
     flops, weights = srcnn_hand_count(config["baselines"]["srcnn"], side)
     assert row["params"] == weights
     assert row["flops"]["forward"] == flops
@@ -67,5 +68,5 @@ def test_unknown_network_is_a_clear_error():
 def test_list_names_every_network(capsys):
     assert bench.main(["--list"]) == 0
     names = capsys.readouterr().out.split()
-    assert names == list(bench.CASES)
+    assert names == list(bench.all_cases())
     assert {"unet_ms", "pix2pix_hs", "rdab_coordconv", "drcnn_sam", "ms_ssfnet"} <= set(names)

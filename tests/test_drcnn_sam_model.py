@@ -10,9 +10,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from papers.drcnn_sam import baselines as bl  # noqa: E402
+from papers.drcnn_sam.config import PAPER_ARCHITECTURE  # noqa: E402
 from papers.drcnn_sam.model import (  # noqa: E402
     FINAL_OUTPUT,
-    PAPER_ARCHITECTURE,
     SUPERVISED_OUTPUT,
     build_drcnn,
     inference_model,

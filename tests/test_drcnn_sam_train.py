@@ -9,15 +9,18 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from papers.drcnn_sam.config import PAPER, get_config  # noqa: E402
-from papers.drcnn_sam.model import PAPER_ARCHITECTURE, build_drcnn  # noqa: E402
+from common.losses import one_minus_cos  # noqa: E402
+from papers.drcnn_sam.config import PAPER, PAPER_ARCHITECTURE, architecture  # noqa: E402
+from papers.drcnn_sam.model import build_drcnn  # noqa: E402
 from papers.drcnn_sam.train import (  # noqa: E402
     StopBelowLearningRate,
     compile_drcnn,
     drcnn_loss,
-    one_minus_cos,
     schedule_callbacks,
 )
+from tests.conftest import paper_command, paper_config  # noqa: E402
+
+get_config = lambda profile: paper_config("drcnn_sam", profile)  # noqa: E731
 
 TINY = dict(PAPER_ARCHITECTURE, bands=6, n_subnets=2, supervised_after=1, f1=3, f2=3, f3=3, n1=8, n2=8)
 
@@ -65,12 +68,13 @@ def test_paper_optimizer_and_schedule_settings():
     assert isinstance(opt, keras.optimizers.SGD)
     assert float(opt.learning_rate) == pytest.approx(0.01)
     assert opt.momentum == pytest.approx(0.9) and opt.weight_decay == pytest.approx(1e-4)
-    assert config["batch_size"] == 128 and config["patch_size"] == 32 and config["n_patches"] == 30000
-    assert config["scales"] == [2, 3, 4] and config["blur_sigma"] == 3.0
+    assert config["train"]["batch_size"] == 128
+    assert config["data"]["patch_size"] == 32 and config["data"]["n_patches"] == 30000
+    assert config["model"]["scales"] == [2, 3, 4] and config["data"]["blur_sigma"] == 3.0
     plateau = schedule_callbacks(config)[0]
     assert isinstance(plateau, keras.callbacks.ReduceLROnPlateau)
     assert plateau.factor == pytest.approx(0.1) and plateau.patience == 3 and plateau.monitor == "val_loss"
-    assert PAPER["architecture"] == PAPER_ARCHITECTURE
+    assert architecture(PAPER) == PAPER_ARCHITECTURE
 
 
 def test_stop_below_1e6_runs_at_1e6_and_stops_at_1e7():
@@ -102,8 +106,7 @@ def test_one_training_step_lowers_the_loss():
 
 
 def test_cli_train_then_evaluate_smoke(tmp_path):
-    from papers.drcnn_sam.__main__ import main
-
+    main = paper_command("drcnn_sam")
     out = tmp_path / "run"
     assert main(["train", "--profile", "smoke", "--out", str(out)]) == 0
     assert (out / "drcnn_x2.done").is_file() and (out / "vdsr_x2.weights.h5").is_file()
@@ -117,7 +120,7 @@ def test_cli_train_then_evaluate_smoke(tmp_path):
     assert methods == {"Bicubic", "SRCNN (Dong[4])", "ESPCN (Shi[18])", "VDSR (Kim[11])", "Ours (DRCNN + SAM loss)"}
     assert set(table["rows"][0]["values"]) == {"PSNR_x2", "SAM_x2"}
     assert measured["headline"]["metric"] == "PSNR_x2" and measured["beats_baseline"] in (True, False)
-    assert measured["parameters"]["paper_profile"]["drcnn"] == 2076858
+    assert measured["parameters"]["paper_profile"]["drcnn_x2"]["trainable"] == 2076858
     assert (out / "comparison.md").is_file() and (out / "COMPLETE").is_file()
 
 
@@ -125,8 +128,7 @@ def test_cli_train_then_evaluate_smoke(tmp_path):
 def test_quick_profile_beats_bicubic_on_held_out_synthetic(tmp_path):
     """PAPER_FOLDER: the quick profile's method beats the simplest baseline (bicubic) on
     the held-out synthetic test scenes, measured in PSNR (the paper's primary measure)."""
-    from papers.drcnn_sam.__main__ import main
-
+    main = paper_command("drcnn_sam")
     out = tmp_path / "quick"
     assert main(["reproduce", "--profile", "quick", "--out", str(out)]) == 0
     measured = json.loads((out / "metrics.json").read_text())

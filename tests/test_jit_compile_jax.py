@@ -12,6 +12,7 @@ import keras
 import pytest
 
 from common.training import jit_compile_setting
+from tests.conftest import paper_config
 
 ON_JAX = keras.backend.backend() == "jax"
 
@@ -36,41 +37,38 @@ def _tiny(outputs=1, bands=31):
 
 def test_rdab_coordconv():
     from papers.rdab_coordconv import train
-    from papers.rdab_coordconv.config import get_profile
 
-    model = train.compile_model(_tiny(), get_profile("smoke")["train"], total_steps=4)
+    model = train.compile_model(_tiny(), paper_config("rdab_coordconv", "smoke")["train"], total_steps=4)
     assert model.jit_compile == expected(False)
 
 
 def test_drcnn_sam_and_its_baselines():
     from papers.drcnn_sam import train
-    from papers.drcnn_sam.config import get_config
 
-    config = get_config("smoke")
-    model = train.compile_drcnn(_tiny(outputs=2, bands=config["architecture"]["bands"]), config)
-    assert model.jit_compile == expected(config.get("jit_compile", False))
-    baseline = train.compile_baseline(_tiny(bands=1), config["optimizer"], elements=16)
+    config = paper_config("drcnn_sam", "smoke")
+    model = train.compile_drcnn(_tiny(outputs=2, bands=config["model"]["bands"]), config)
+    assert model.jit_compile == expected(config["train"]["jit_compile"])
+    baseline = train.compile_baseline(_tiny(bands=1), config["train"]["optimizer"])
     assert baseline.jit_compile == expected(False)
 
 
 def test_ms_ssfnet_training_and_inference_models():
-    from papers.ms_ssfnet.config import get_config
     from papers.ms_ssfnet.experiment import build_networks
 
-    config = get_config("smoke", baselines=("SSF-CNN",))  # one baseline: building is slow on JAX
-    assert config["jit_compile"] is False
+    config = paper_config("ms_ssfnet", "smoke")
+    config["baselines"]["methods"] = ("SSF-CNN",)  # one baseline: building is slow on JAX
+    assert config["train"]["jit_compile"] is False
     for method, (train_model, infer_model, _) in build_networks(config).items():
         assert train_model.jit_compile == expected(False), method
         assert infer_model.jit_compile == expected(False), method
 
 
 def test_unet_ms_quick_jits_and_smoke_runs_eagerly():
-    from papers.unet_ms.config import get_profile
     from papers.unet_ms.experiment import compile_model
 
-    model = compile_model(_tiny(), get_profile("smoke")["train"])
+    model = compile_model(_tiny(), paper_config("unet_ms", "smoke")["train"])
     assert model.jit_compile is False and model.run_eagerly is True
-    quick = get_profile("quick")["train"]
+    quick = paper_config("unet_ms", "quick")["train"]
     assert quick.get("jit_compile", "auto") == "auto"  # Keras decides on TensorFlow
     model = compile_model(_tiny(), quick)
     if ON_JAX:
@@ -78,10 +76,10 @@ def test_unet_ms_quick_jits_and_smoke_runs_eagerly():
 
 
 def test_pix2pix_hs():
-    from papers.pix2pix_hs.config import get_profile, model_settings
+    from papers.pix2pix_hs.config import model_settings
     from papers.pix2pix_hs.model import build_pix2pix_hs
 
-    gan = build_pix2pix_hs(model_settings(get_profile("smoke"), 1))
+    gan = build_pix2pix_hs(model_settings(paper_config("pix2pix_hs", "smoke"), 1))
     assert gan.jit_compile == expected(False)
 
 

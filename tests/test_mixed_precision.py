@@ -13,6 +13,7 @@ import pytest
 import keras
 from common import cli, run_all
 from common.io import KitError
+from tests.conftest import paper_command, paper_config
 
 
 @pytest.fixture
@@ -61,17 +62,6 @@ def test_prepare_run_sets_the_policy_and_records_it(tmp_path, restore_policy):
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
-def test_runs_recorded_before_the_option_resume_as_float32(tmp_path, monkeypatch, restore_policy):
-    monkeypatch.setattr(cli, "REPO_ROOT", tmp_path)
-    old = tmp_path / "results" / "toy" / "20260101-000000"
-    old.mkdir(parents=True)
-    record = {k: None for k in cli.RUN_KEYS if k != "mixed_precision"}
-    record.update(paper="toy", profile="quick", seed=0)
-    (old / "run_args.json").write_text(json.dumps(record))
-    assert cli.prepare_run(_args(), "toy").folder == old
-    assert cli.prepare_run(_args(mixed_precision="bf16"), "toy").folder != old
-
-
 def test_write_results_records_the_precision(tmp_path):
     from tests.test_report import PUBLISHED, _measured
 
@@ -118,52 +108,53 @@ def _uniform(shape, low=0.05, high=1.0, seed=0):
 
 
 def _ms_ssfnet():
-    from papers.ms_ssfnet import config, experiment, model
+    from papers.ms_ssfnet import experiment, model
 
-    cfg = config.get_config("smoke")
+    cfg = paper_config("ms_ssfnet", "smoke")
     net = experiment.compile_ms_ssfnet(model.build_from_config(cfg), cfg)
-    hr = 2 ** cfg["scales"] * 2
-    return net, {model.INPUT_LR: _uniform((1, 2, 2, cfg["bands"])), model.INPUT_RGB: _uniform((1, hr, hr, 3))}
+    hr = 2 ** cfg["model"]["scales"] * 2
+    return net, {model.INPUT_LR: _uniform((1, 2, 2, cfg["model"]["bands"])), model.INPUT_RGB: _uniform((1, hr, hr, 3))}
 
 
 def _drcnn_sam():
     from papers.drcnn_sam import config, model, train
 
-    cfg = config.get_config("smoke")
-    net = train.compile_drcnn(model.build_drcnn(cfg["architecture"]), cfg)
-    return net, _uniform((1, 16, 16, cfg["architecture"]["bands"]))
+    cfg = paper_config("drcnn_sam", "smoke")
+    net = train.compile_drcnn(model.build_drcnn(config.architecture(cfg)), cfg)
+    return net, _uniform((1, 16, 16, cfg["model"]["bands"]))
 
 
 def _unet_ms():
-    from papers.unet_ms import config, experiment, model
+    from papers.unet_ms import experiment, model
 
-    profile = config.get_profile("smoke")
+    profile = paper_config("unet_ms", "smoke")
     net = experiment.compile_model(model.build_model(profile), profile["train"])
     return net, _uniform((1, 16, 16, 3))
 
 
 def _rdab_coordconv():
-    from papers.rdab_coordconv import config, model, train
+    from papers.rdab_coordconv import model, train
 
-    profile = config.get_profile("smoke")
+    profile = paper_config("rdab_coordconv", "smoke")
     net = train.compile_model(model.build_from_config(profile), profile["train"], total_steps=10)
     return net, _uniform((1, 16, 16, 3))
 
 
 def _ms_ssfnet_baseline():
-    from papers.ms_ssfnet import baselines, config, experiment
+    from papers.ms_ssfnet import baselines, experiment
 
-    cfg = config.get_config("smoke")
+    cfg = paper_config("ms_ssfnet", "smoke")
     net = experiment.compile_baseline(baselines.NETWORK_BASELINES["SSF-ResNet"](cfg), cfg)
-    return net, {baselines.INPUT_UP: _uniform((1, 16, 16, cfg["bands"])), baselines.INPUT_RGB: _uniform((1, 16, 16, 3))}
+    return net, {baselines.INPUT_UP: _uniform((1, 16, 16, cfg["model"]["bands"])),
+                 baselines.INPUT_RGB: _uniform((1, 16, 16, 3))}
 
 
 def _drcnn_vdsr():
-    from papers.drcnn_sam import baselines, config, train
+    from papers.drcnn_sam import baselines, train
 
-    cfg = config.get_config("smoke")
+    cfg = paper_config("drcnn_sam", "smoke")
     net = baselines.build_vdsr(cfg["baselines"]["vdsr"])
-    train.compile_baseline(net, cfg["baselines"]["optimizer"], elements=16 * 16)
+    train.compile_baseline(net, cfg["baselines"]["optimizer"])
     return net, _uniform((1, 16, 16, 1))
 
 
@@ -199,7 +190,7 @@ def test_network_under_bf16(name, bf16):
 def test_pix2pix_hs_objectives_are_float32(bf16):
     from papers.pix2pix_hs import config, model
 
-    profile = config.get_profile("smoke")
+    profile = paper_config("pix2pix_hs", "smoke")
     settings = config.model_settings(profile)
     gan = model.build_pix2pix_hs(settings)
     _check_mixed(gan.generator)
@@ -233,8 +224,7 @@ def test_names_and_weights_do_not_depend_on_the_policy(restore_policy):
 
 @pytest.mark.slow
 def test_paper_smoke_run_in_bf16(tmp_path, restore_policy):
-    from papers.ms_ssfnet.experiment import main
-
+    main = paper_command("ms_ssfnet")
     assert main(["reproduce", "--profile", "smoke", "--out", str(tmp_path), "--mixed-precision", "bf16"]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["mixed_precision"] == "bf16" and np.isfinite(metrics["headline"]["measured"])

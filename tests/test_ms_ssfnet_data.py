@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 
 from common.io import KitError
+from tests.conftest import paper_command, paper_config
 from data_prep.cube import HARVARD_WAVELENGTHS, HSCube
-from papers.ms_ssfnet.config import get_config
 from papers.ms_ssfnet.data import center_crop, observations, pad_to_multiple, patch_geometry
+
+
+def get_config(profile):
+    return paper_config("ms_ssfnet", profile)
 
 
 def _cube(h, w, c=31, seed=0, wavelengths=None):
@@ -86,10 +90,10 @@ def test_table_1_metrics_are_per_band_then_averaged():
 
 
 def test_published_table_1_is_complete():
+    from common.paper import get_paper
     from common.report import load_published
-    from papers.ms_ssfnet.experiment import PUBLISHED
 
-    published = load_published(PUBLISHED)
+    published = load_published(get_paper("ms_ssfnet").published_path)
     tables = {t["id"]: t for t in published["tables"]}
     assert sorted(tables) == ["table1a", "table1b", "table1c"]
     counts = {"table1a": 7, "table1b": 5, "table1c": 5}
@@ -104,10 +108,9 @@ def test_published_table_1_is_complete():
 @pytest.mark.slow
 def test_cli_train_then_evaluate_smoke(tmp_path):
     """``train`` leaves the run open, ``evaluate`` reads its networks and writes the report."""
-    from papers.ms_ssfnet.experiment import main
-
+    main = paper_command("ms_ssfnet")
     out = tmp_path / "run"
-    with pytest.raises(KitError, match="run 'train'"):
+    with pytest.raises(KitError, match="train` with the same arguments first"):
         main(["evaluate", "--profile", "smoke", "--out", str(out)])
     assert main(["train", "--profile", "smoke", "--out", str(out)]) == 0
     assert (out / "ms_ssfnet.weights.h5").is_file() and not (out / "COMPLETE").exists()
@@ -117,7 +120,8 @@ def test_cli_train_then_evaluate_smoke(tmp_path):
     assert set(rows) == {"Bicubic", "SSF-CNN", "SSF-ResNet", "Spectral-ResNet", "MS-SSFNet (ours)"}
     for row in rows.values():
         assert all(np.isfinite(v) for v in row["values"].values())
-    assert result["parameters"]["paper_profile"] == 853_502
+    ours = result["parameters"]["paper_profile"]["MS-SSFNet (ours)"]
+    assert ours["trainable"] + ours["non_trainable"] == 853_502
     assert isinstance(result["beats_baseline"], bool)
     assert result["headline"]["simplest_baseline"]["method"] == "Bicubic"
     assert (out / "comparison.md").is_file() and (out / "COMPLETE").is_file()

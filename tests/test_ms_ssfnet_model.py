@@ -10,7 +10,7 @@ import pytest
 
 import keras
 from papers.ms_ssfnet import baselines
-from papers.ms_ssfnet.config import get_config
+from tests.conftest import paper_config
 from papers.ms_ssfnet.model import build_ms_ssfnet, inference_model, intermediate_factors
 
 
@@ -207,8 +207,10 @@ def test_baselines_take_the_inputs_the_paper_says(tmp_path):
 
 
 def test_profiles():
-    paper = get_config("paper")
-    assert paper["scales"] == 4 and paper["batch_size"] == 16 and paper["epochs"] == 2000
-    assert paper["lr_patch"] * 2 ** paper["scales"] == paper["hr_patch"] == 128
-    assert paper["hr_patch"] // paper["mid_factor"] == 32
-    assert get_config("quick", epochs=3)["epochs"] == 3
+    paper = paper_config("ms_ssfnet", "paper")
+    model, data, train = paper["model"], paper["data"], paper["train"]
+    # Section 4.2: x16 in S = 4 scales, batch 16, 2000 epochs, 8x8 LR patches (128 HR,
+    # printed 127) and a 32x32 intermediate target at x4 (printed 31).
+    assert model["scales"] == 4 and train["batch_size"] == 16 and train["epochs"] == 2000
+    assert data["lr_patch"] * 2 ** model["scales"] == data["hr_patch"] == 128
+    assert data["hr_patch"] // data["mid_factor"] == 32

@@ -84,7 +84,8 @@ def test_tiles_cover_the_paper_region():
         D.tiled_region((40, 300), 64)
 
 
-from data_prep.splits import ICVL_FOLD_FILES, read_name_list  # noqa: E402
+from data_prep.splits import read_name_list  # noqa: E402
+from papers.pix2pix_hs.data import ICVL_FOLD_FILES  # noqa: E402
 
 
 def test_icvl_folds_are_the_authors_lists():
@@ -130,8 +131,9 @@ def test_linear_regression_recovers_an_affine_map():
 
 
 def test_cli_train_then_evaluate_on_the_smoke_profile(tmp_path, monkeypatch):
-    from papers.pix2pix_hs.__main__ import main
+    from tests.conftest import paper_command
 
+    main = paper_command("pix2pix_hs")
     monkeypatch.setattr(D, "CACHE_DIR", tmp_path / "cache")
     out = tmp_path / "run"
     assert main(["train", "--profile", "smoke", "--out", str(out)]) == 0
@@ -143,5 +145,5 @@ def test_cli_train_then_evaluate_on_the_smoke_profile(tmp_path, monkeypatch):
     assert set(rows) >= {E.METHOD, E.branch_row(1), E.branch_row(4), baselines.LINREG_NAME}
     assert all(np.isfinite(v) for values in rows.values() for v in values.values())
     assert isinstance(metrics["beats_baseline"], bool)
-    assert metrics["parameters"]["paper_profile"]["generator"] == 30_684_511
+    assert metrics["parameters"]["paper_profile"]["generator"]["trainable"] == 30_684_511
     assert (out / "comparison.md").is_file() and (out / "COMPLETE").is_file()

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from common.io import KitError
-from papers.rdab_coordconv.__main__ import main
 from papers.rdab_coordconv.baselines import fit_linear_baseline
+from tests.conftest import paper_command
+
+main = paper_command("rdab_coordconv")
 
 
 def test_import_weights_needs_a_file_and_a_keras_path(tmp_path):
@@ -41,7 +43,8 @@ def test_train_then_evaluate_smoke(tmp_path):
     rows = {r["method"]: r["values"] for r in metrics["tables"][0]["rows"]}
     proposed = rows["Proposed (RDAB + CoordConv + CBAM)"]
     assert np.isfinite(proposed["MRAE_test"]) and 0 < proposed["SSIM_test"] <= 1
-    assert metrics["parameters"]["paper_profile"]["total"] == 233_059
+    counts = metrics["parameters"]["paper_profile"]["proposed"]
+    assert counts["trainable"] + counts["non_trainable"] == 233_059
     assert isinstance(metrics["beats_baseline"], bool)  # vs the linear regression (published.json)
     assert metrics["headline"]["simplest_baseline"]["method"] == "Linear regression (kit baseline)"
     assert "tiling" in (out / "comparison.md").read_text()

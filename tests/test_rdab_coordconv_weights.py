@@ -9,7 +9,6 @@ output projects back onto the input RGB.
 """
 
 import shutil
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -21,11 +20,13 @@ from common.inference import predict_tiled
 from common.io import KitError
 from data_prep.render import render_ntire2020_clean
 from data_prep.synthetic import generate_scene
-from papers.rdab_coordconv.__main__ import main
 from papers.rdab_coordconv.model import build_model
 from papers.rdab_coordconv.weights import load_released_weights
+from tests.conftest import paper_command, rdab_released_weights
 
-WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights" / "rdab_coordconv_authors_ntire2020.hdf5"
+main = paper_command("rdab_coordconv")
+
+WEIGHTS = rdab_released_weights()
 pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"{WEIGHTS} is absent")
 
 

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 
 from papers.unet_ms import data as D
-from papers.unet_ms.config import get_profile
 from papers.unet_ms.experiment import lr_at_epoch, table2_metrics
+from tests.conftest import paper_command, paper_config
+
+main = paper_command("unet_ms")
 
 
 def test_learning_rate_schedule_of_the_paper():
-    train = get_profile("paper")["train"]
+    train = paper_config("unet_ms", "paper")["train"]
     # Sec. 4.2: 5e-5, multiplied by 0.93 every 10 epochs.
     assert lr_at_epoch(0, train) == pytest.approx(5e-5)
     assert lr_at_epoch(9, train) == pytest.approx(5e-5)
@@ -46,8 +48,6 @@ def test_training_patches_are_aligned_rgb_spectrum_pairs():
 
 
 def test_cli_train_then_evaluate(tmp_path):
-    from papers.unet_ms.__main__ import main
-
     out = tmp_path / "run"
     args = ["--profile", "smoke", "--out", str(out), "--seed", "1"]
     assert main(["train", *args]) == 0
@@ -59,7 +59,7 @@ def test_cli_train_then_evaluate(tmp_path):
     methods = {row["method"] for row in table["rows"]}
     assert {"Ours (multi-scale U-Net)", "Spline interpolation"} <= methods
     assert set(table["rows"][0]["values"]) == {"RMSE1", "RMSE2", "rRMSE1", "rRMSE2", "SAM"}
-    assert metrics["parameters"]["paper_profile"]["trainable"] == 26_686_592
+    assert metrics["parameters"]["paper_profile"]["unet_ms"]["trainable"] == 26_686_592
     assert isinstance(metrics["beats_baseline"], bool)
     assert (out / "comparison.md").is_file() and (out / "COMPLETE").is_file()
 
@@ -104,8 +104,6 @@ def _write_fake_ntire2018(root, names, size=48):
 
 
 def test_cli_on_an_ntire2018_tree_uses_the_paper_split_and_names(tmp_path):
-    from papers.unet_ms.__main__ import main
-
     root = tmp_path / "ntire2018"
     names = ["BGU_HS_00001", "BGU_HS_00002", "BGU_HS_00257", "BGU_HS_00258", "BGU_HS_00259",
              "BGU_HS_00261", "BGU_HS_00263", "BGU_HS_00265"]

@@ -28,11 +28,7 @@ from keras import layers
 
 from common.io import KitError
 from common.layers import PixelShuffle
-
-#: Original network settings of each baseline, as their papers give them.
-SRCNN_ARCHITECTURE = {"f1": 9, "f2": 1, "f3": 5, "n1": 64, "n2": 32}
-ESPCN_ARCHITECTURE = {"f1": 5, "f2": 3, "f3": 3, "n1": 64, "n2": 32}
-VDSR_ARCHITECTURE = {"depth": 20, "width": 64, "kernel": 3}
+from papers.drcnn_sam.config import ESPCN_ARCHITECTURE, SRCNN_ARCHITECTURE, VDSR_ARCHITECTURE
 
 BASELINE_METHODS = {
     "bicubic": "Bicubic",

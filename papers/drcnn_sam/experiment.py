@@ -12,24 +12,22 @@ with the n-bit peak and SAM in degrees (eqs. 4-5), per image and averaged, in th
 Tables 1-2; figures for the first test image.
 """
 
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 
 from common import metrics
 from common.evaluation import evaluate_images
 from common.inference import forward, predict_full
-from common.io import KitError, atomic_write_json
-from common.training import count_params, fit, set_seed
+from common.io import KitError
+from common.training import count_params, fit, load_weights, set_seed
 from papers.drcnn_sam import baselines as bl
 from papers.drcnn_sam import data as D
-from papers.drcnn_sam.model import PAPER_ARCHITECTURE, build_drcnn, inference_model
+from papers.drcnn_sam.config import architecture
+from papers.drcnn_sam.model import build_drcnn, inference_model
 from papers.drcnn_sam.train import compile_baseline, compile_drcnn, schedule_callbacks
 
 PAPER = "drcnn_sam"
-PUBLISHED_PATH = Path(__file__).with_name("published.json")
 METHOD = "Ours (DRCNN + SAM loss)"
 METHOD_NAMES = {
     "bicubic": "Bicubic",
@@ -38,7 +36,6 @@ METHOD_NAMES = {
     "vdsr": "VDSR (Kim[11])",
     "drcnn": METHOD,
 }
-FACTS_FILE = "training_facts.json"
 
 
 # ----------------------------------------------------------------------------- models
@@ -46,7 +43,7 @@ FACTS_FILE = "training_facts.json"
 def build_network(kind, scale, config):
     """The untrained network ``kind`` ('drcnn', 'srcnn', 'espcn', 'vdsr') of a profile."""
     if kind == "drcnn":
-        return build_drcnn(config["architecture"], name=f"drcnn_x{scale}")
+        return build_drcnn(architecture(config), name=f"drcnn_x{scale}")
     arch = config["baselines"][kind]
     if kind == "srcnn":
         return bl.build_srcnn(arch, name=f"srcnn_x{scale}")
@@ -61,13 +58,10 @@ def networks(config):
     return ["drcnn"] + [m for m in config["baselines"]["methods"] if m != "bicubic"]
 
 
-def paper_parameter_counts():
-    """Parameters of the paper-sized networks (the proposed one and each baseline)."""
-    counts = {"drcnn": int(build_drcnn(PAPER_ARCHITECTURE).count_params())}
-    counts["srcnn"] = int(bl.build_srcnn().count_params())
-    counts["espcn_x2"] = int(bl.build_espcn(2).count_params())
-    counts["vdsr"] = int(bl.build_vdsr().count_params())
-    return counts
+def build_networks(config):
+    """{'<kind>_x<scale>': untrained network} for every scale, the cascade first."""
+    return {f"{kind}_x{scale}": build_network(kind, scale, config)
+            for scale in config["model"]["scales"] for kind in networks(config)}
 
 
 # ----------------------------------------------------------------------------- training
@@ -80,14 +74,15 @@ def _training_images(sources, which):
 
 def make_patches(sources, scale, config, seed):
     """(train, val) patch dicts for one scale (see ``data.image_patches``)."""
-    sigma, size, total = config["blur_sigma"], config["patch_size"], config["n_patches"]
+    data = config["data"]
+    sigma, size, total = data["blur_sigma"], data["patch_size"], data["n_patches"]
     has_val_images = all(s.val for s in sources)
-    n_train = total if not has_val_images else int(round(total * (1 - config["val_fraction"])))
+    n_train = total if not has_val_images else int(round(total * (1 - data["val_fraction"])))
     train = D.training_patches(_training_images(sources, "train"), scale, sigma, n_train, size, seed)
     if has_val_images:  # synthetic: validation patches from the held-out validation scenes
         val = D.training_patches(_training_images(sources, "val"), scale, sigma, total - n_train, size, seed + 1)
         return train, val
-    return D.split_validation(train, config["val_fraction"], seed)
+    return D.split_validation(train, data["val_fraction"], seed)
 
 
 def _dataset(inputs, targets, batch, seed, shuffle):
@@ -101,7 +96,7 @@ def _fit_network(run, kind, scale, config, train, val, seed):
     model = build_network(kind, scale, config)
     if kind == "drcnn":
         compile_drcnn(model, config)
-        batch, epochs = config["batch_size"], config["max_epochs"]
+        batch, epochs = config["train"]["batch_size"], config["train"]["epochs"]
         train_ds = _dataset(train["up"], (train["hr"], train["hr"]), batch, seed, True)
         val_ds = _dataset(val["up"], (val["hr"], val["hr"]), batch, seed, False)
         callbacks = schedule_callbacks(config)
@@ -109,8 +104,8 @@ def _fit_network(run, kind, scale, config, train, val, seed):
         settings = config["baselines"]
         optimizer = settings["vdsr_optimizer"] if kind == "vdsr" else settings["optimizer"]
         x_key, y_key = ("lr", "hr_sub") if kind == "espcn" else ("up", "hr")
-        compile_baseline(model, optimizer, elements=int(np.prod(train[y_key].shape[1:])))
-        batch, epochs = settings["batch_size"], settings["max_epochs"]
+        compile_baseline(model, optimizer)
+        batch, epochs = settings["batch_size"], settings["epochs"]
         train_ds = _dataset(train[x_key], train[y_key], batch, seed, True)
         val_ds = _dataset(val[x_key], val[y_key], batch, seed, False)
         callbacks = schedule_callbacks(config)
@@ -132,16 +127,17 @@ def _fit_network(run, kind, scale, config, train, val, seed):
     return model, facts
 
 
-def train(run, sources, config):
-    """Train every network of every scale; returns {name: model} and the facts."""
+def train(run, config, data):
+    """Train every network of every scale; returns ({name: model}, facts)."""
+    sources = data.parts["sources"]
     set_seed(run.seed)
     models, facts = {}, {"networks": {}}
     started = time.monotonic()
-    for scale in config["scales"]:
-        run.stage(f"x{scale}: cutting {config['n_patches']} patches of {config['patch_size']}^2")
+    for scale in config["model"]["scales"]:
+        run.stage(f"x{scale}: cutting {config['data']['n_patches']} patches of {config['data']['patch_size']}^2")
         train_p, val_p = make_patches(sources, scale, config, run.seed)
         grey_train = D.grey_patches(train_p, config["baselines"]["n_grey_patches"], scale, run.seed)
-        n_val_grey = max(1, int(config["baselines"]["n_grey_patches"] * config["val_fraction"]))
+        n_val_grey = max(1, int(config["baselines"]["n_grey_patches"] * config["data"]["val_fraction"]))
         grey_val = D.grey_patches(val_p, n_val_grey, scale, run.seed + 1)
         for kind in networks(config):
             run.stage(f"x{scale}: training {kind}")
@@ -152,29 +148,12 @@ def train(run, sources, config):
             run.stage(f"x{scale}: {kind} done in {fact['train_seconds']:.1f}s "
                       f"(val loss {fact['final_val_loss']})")
     facts["train_seconds"] = time.monotonic() - started
-    facts["trained_parameters"] = {k: v["trained_parameters"] for k, v in facts["networks"].items()}
-    atomic_write_json(run.path(FACTS_FILE), facts)
     return models, facts
 
 
 def load_trained(run, config):
-    """The finished networks of a training run in ``run.out_dir`` (weights files)."""
-    models = {}
-    for scale in config["scales"]:
-        for kind in networks(config):
-            name = f"{kind}_x{scale}"
-            weights = run.out_dir / f"{name}.weights.h5"
-            if not (run.out_dir / f"{name}.done").is_file() or not weights.is_file():
-                raise KitError(f"{run.out_dir}: no trained {name} (run 'train' with the same arguments first)")
-            model = build_network(kind, scale, config)
-            model.load_weights(weights)
-            models[name] = model
-    return models
-
-
-def load_facts(run):
-    path = run.out_dir / FACTS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The finished networks of a training run in the run folder (weights files)."""
+    return {name: load_weights(model, run.folder, name, PAPER) for name, model in build_networks(config).items()}
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -188,7 +167,7 @@ def _grey_predict(model, cube, chunk=8):
 
 def predict_all(models, scale, up, lr, config):
     """Every method's reconstruction of one image, clipped to the valid range [0, peak]."""
-    peak = config["psnr_peak"]
+    peak = config["eval"]["psnr_peak"]
     preds = {"bicubic": up}
     for kind in networks(config):
         model = models[f"{kind}_x{scale}"]
@@ -208,29 +187,33 @@ def predict_all(models, scale, up, lr, config):
 
 def metric_fns(config):
     """Eq. (4): PSNR over the whole cube with the n-bit peak; eq. (5): SAM in degrees."""
-    peak = config["psnr_peak"]
+    peak = config["eval"]["psnr_peak"]
     return {
         "PSNR": lambda gt, rec: metrics.psnr(gt, rec, peak=peak, mode="cube"),
         "SAM": lambda gt, rec: metrics.sam(gt, rec, degrees=True),
     }
 
 
-def evaluate(run, sources, config, models, logs=None):
-    """Per-image and mean metrics of every method, scale and dataset, plus figures.
+def evaluate(run, config, data, models):
+    """Per-image and mean metrics of every method, scale and dataset, plus figures, as
+    the measured Tables 1-2.
 
     Images are read, degraded and reconstructed one at a time and only their metrics are
     kept (``common.evaluation.evaluate_images`` consumes the generator lazily).
     """
+    sources = data.parts["sources"]
+    scales = config["model"]["scales"]
+    logs = {f"DRCNN x{s}": run.folder / f"drcnn_x{s}_log.csv" for s in scales}
     methods = ["bicubic"] + networks(config)
     fns = {f"{m}|{metric}": _on_method(m, fn) for m in methods for metric, fn in metric_fns(config).items()}
     results, figures = {}, []
-    fig_scale = config["figure_scale"] if config["figure_scale"] in config["scales"] else config["scales"][0]
+    fig_scale = config["eval"]["figure_scale"] if config["eval"]["figure_scale"] in scales else scales[0]
     for source in sources:
-        for scale in config["scales"]:
+        for scale in scales:
             def items():
                 for i, name in enumerate(source.test):
                     hr, wavelengths = source.load(name)
-                    up, lr = D.degrade_pair(hr, scale, config["blur_sigma"])
+                    up, lr = D.degrade_pair(hr, scale, config["data"]["blur_sigma"])
                     preds = predict_all(models, scale, up, lr, config)
                     if i == 0 and scale == fig_scale and source is sources[0]:
                         figures.extend(_figures(run, source, scale, name, hr, up, preds, wavelengths, logs))
@@ -241,7 +224,14 @@ def evaluate(run, sources, config, models, logs=None):
             results[(source.key, scale)] = rows
             run.stage(f"{source.key} x{scale}: " + ", ".join(
                 f"{m} {r['mean']['PSNR']:.2f} dB / {r['mean']['SAM']:.2f} deg" for m, r in rows.items()))
-    return results, figures
+    return {
+        "tables": measured_tables(results, sources, config),
+        "per_image": per_image_json(results),
+        "per_image_markdown": per_image_markdown(results),
+        "scales": scales,
+        "psnr_peak": config["eval"]["psnr_peak"],
+        "figures": figures,
+    }
 
 
 def _on_method(method, fn):
@@ -280,7 +270,7 @@ def measured_tables(results, sources, config):
     for source in sources:
         values = {m: {} for m in METHOD_NAMES}
         stds = {m: {} for m in METHOD_NAMES}
-        for scale in config["scales"]:
+        for scale in config["model"]["scales"]:
             for method, summary in results[(source.key, scale)].items():
                 for metric in ("PSNR", "SAM"):
                     values[method][f"{metric}_x{scale}"] = summary["mean"][metric]

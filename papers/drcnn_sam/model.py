@@ -29,21 +29,7 @@ import keras
 from keras import layers
 
 from common.io import KitError
-
-#: Sec. 3.1: "we set f1 = 9, f2 = 3, f3 = 5, n1 = 96, n2 = 64"; Sec. 4.1: 6 sub-networks,
-#: supervised output after the third one; c = 31 bands for CAVE and Harvard.
-PAPER_ARCHITECTURE = {
-    "bands": 31,
-    "n_subnets": 6,
-    "supervised_after": 3,
-    "f1": 9,
-    "f2": 3,
-    "f3": 5,
-    "n1": 96,
-    "n2": 64,
-    "residual_activation": None,
-    "residual_init_std": 1e-3,
-}
+from papers.drcnn_sam.config import PAPER_ARCHITECTURE
 
 SUPERVISED_OUTPUT = "supervised_output"
 FINAL_OUTPUT = "output"

@@ -35,20 +35,11 @@ TensorFlow code would have added to the loss; with momentum the two differ in sc
 import keras
 from keras import ops
 
-from common.losses import half_mse, sam_loss, weighted_sum
+from common.losses import half_mse, half_sse, one_minus_cos, sam_loss, weighted_sum
 from common.training import jit_compile_setting
+from papers.drcnn_sam.config import architecture
 
 SAM_TERMS = ("angle", "one_minus_cos")
-
-
-@keras.saving.register_keras_serializable(package="drcnn_sam")
-def one_minus_cos(y_true, y_pred):
-    """Mean over pixels of ``1 - cos`` of the spectral angle (the other reading of eq. 2)."""
-    y_true = ops.cast(y_true, y_pred.dtype)
-    dot = ops.sum(y_true * y_pred, axis=-1)
-    norms = ops.sqrt(ops.sum(ops.square(y_true), axis=-1) * ops.sum(ops.square(y_pred), axis=-1) + 1e-12)
-    cosine = dot / norms  # (B, H, W)
-    return ops.mean(1.0 - cosine, axis=tuple(range(1, len(cosine.shape))))
 
 
 def drcnn_loss(alpha=0.5, sam_term="angle", elements=1):
@@ -65,12 +56,6 @@ def drcnn_loss(alpha=0.5, sam_term="angle", elements=1):
         raise ValueError(f"drcnn_sam: sam_term must be one of {SAM_TERMS}, got {sam_term!r}")
     spectral = sam_loss if sam_term == "angle" else one_minus_cos
     return weighted_sum((alpha * float(elements), half_mse), (1.0 - alpha, spectral))
-
-
-def euclidean_loss(elements):
-    """The baselines' loss: Caffe's EuclideanLoss ``1/2 ||y - y_hat||^2`` per sample, the
-    loss SRCNN and VDSR were trained with (``elements`` = pixels x channels of a patch)."""
-    return weighted_sum((float(elements), half_mse))
 
 
 def patch_elements(patch_size, bands):
@@ -90,21 +75,22 @@ def make_optimizer(settings):
 
 def compile_drcnn(model, config):
     """Compile the two-output cascade with the paper's loss on both outputs."""
-    elements = patch_elements(config["patch_size"], config["architecture"]["bands"]) if config["l1_sum"] else 1
-    loss = drcnn_loss(config["alpha"], config["sam_term"], elements)
+    train = config["train"]
+    elements = patch_elements(config["data"]["patch_size"], architecture(config)["bands"]) if train["l1_sum"] else 1
+    loss = drcnn_loss(train["alpha"], train["sam_term"], elements)
     model.compile(
-        optimizer=make_optimizer(config["optimizer"]),
+        optimizer=make_optimizer(train["optimizer"]),
         loss=[loss, loss],
-        loss_weights=[config["supervised_weight"], 1.0],
-        jit_compile=jit_compile_setting(config.get("jit_compile", False)),
+        loss_weights=[train["supervised_weight"], 1.0],
+        jit_compile=jit_compile_setting(train.get("jit_compile", False)),
     )
     return model
 
 
-def compile_baseline(model, optimizer_settings, elements, jit_compile=False):
-    """The grey-image baselines minimise the Euclidean loss (SRCNN, ESPCN and VDSR all
-    train on the squared error; ``elements`` = output pixels of a training patch)."""
-    model.compile(optimizer=make_optimizer(optimizer_settings), loss=euclidean_loss(elements),
+def compile_baseline(model, optimizer_settings, jit_compile=False):
+    """The grey-image baselines minimise Caffe's EuclideanLoss ``1/2 ||y - y_hat||^2`` per
+    sample (``common.losses.half_sse``), the loss SRCNN, ESPCN and VDSR trained with."""
+    model.compile(optimizer=make_optimizer(optimizer_settings), loss=half_sse,
                   jit_compile=jit_compile_setting(jit_compile))
     return model
 
@@ -130,11 +116,11 @@ class StopBelowLearningRate(keras.callbacks.Callback):
 
 def schedule_callbacks(config):
     """ReduceLROnPlateau (x0.1 after ``patience`` epochs without a lower val loss) + stop."""
-    plateau = config["plateau"]
+    plateau = config["train"]["plateau"]
     return [
         keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=plateau["factor"], patience=plateau["patience"],
             min_delta=0.0, min_lr=0.0, verbose=0,
         ),
-        StopBelowLearningRate(config["min_lr"]),
+        StopBelowLearningRate(config["train"]["min_lr"]),
     ]

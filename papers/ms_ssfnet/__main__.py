@@ -1,7 +1,6 @@
-"""``python -m papers.ms_ssfnet train|evaluate|reproduce ...`` (see ``experiment.py``)."""
+"""``python -m papers.ms_ssfnet``: the kit's command line for this paper (``common.cli``)."""
 
-from common.cli import run_main
-from papers.ms_ssfnet.experiment import main
+from common.cli import paper_main, run_main
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(lambda argv: paper_main("ms_ssfnet", argv))

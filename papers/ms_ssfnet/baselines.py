@@ -70,12 +70,12 @@ def build_spectral_resnet(bands=31, rgb_channels=3, width=64, n_blocks=5, kernel
 
 
 NETWORK_BASELINES = {
-    "SSF-CNN": lambda cfg: build_ssf_cnn(cfg["bands"], widths=cfg["ssf_cnn_widths"]),
+    "SSF-CNN": lambda cfg: build_ssf_cnn(cfg["model"]["bands"], widths=cfg["baselines"]["ssf_cnn_widths"]),
     "SSF-ResNet": lambda cfg: build_ssf_resnet(
-        cfg["bands"], width=cfg["resnet_width"], n_blocks=cfg["resnet_blocks"]
+        cfg["model"]["bands"], width=cfg["baselines"]["resnet_width"], n_blocks=cfg["baselines"]["resnet_blocks"]
     ),
     "Spectral-ResNet": lambda cfg: build_spectral_resnet(
-        cfg["bands"], width=cfg["resnet_width"], n_blocks=cfg["resnet_blocks"]
+        cfg["model"]["bands"], width=cfg["baselines"]["resnet_width"], n_blocks=cfg["baselines"]["resnet_blocks"]
     ),
 }
 

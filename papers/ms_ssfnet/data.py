@@ -41,18 +41,18 @@ def observations(cube, config, with_upsampled=True):
     (the bicubic-up-sampled ``lr``, H' x W' x C); H', W' are H, W padded to multiples
     of 2^S.
     """
-    factor = 2 ** config["scales"]
+    factor = 2 ** config["model"]["scales"]
     data = np.asarray(cube.data, dtype=np.float32)
     if min(data.shape[:2]) < factor:
         raise KitError(f"{cube.source}: image {data.shape[:2]} is smaller than the x{factor} factor")
     hs = pad_to_multiple(data, factor)
-    kernel = config.get("degradation_kernel", "gaussian")
+    kernel = config["data"]["degradation_kernel"]
     response = nikon_d700_response(cube.wavelengths)
     obs = {
         "lr": downsample(hs, factor, kernel=kernel),
         "rgb": render_camera(hs, response, cube.wavelengths),
         "hs": hs,
-        "mid": downsample(hs, config["mid_factor"], kernel=kernel),
+        "mid": downsample(hs, config["data"]["mid_factor"], kernel=kernel),
     }
     if with_upsampled:
         obs["up"] = bicubic_resize(obs["lr"], hs.shape[:2])
@@ -61,10 +61,10 @@ def observations(cube, config, with_upsampled=True):
 
 def patch_geometry(config):
     """Patch sizes and strides per key, proportional to each array's resolution."""
-    factor = 2 ** config["scales"]
-    lr_size, lr_stride = config["lr_patch"], config["lr_stride"]
+    factor = 2 ** config["model"]["scales"]
+    lr_size, lr_stride = config["data"]["lr_patch"], config["data"]["lr_stride"]
     hr_size, hr_stride = lr_size * factor, lr_stride * factor
-    mid = config["mid_factor"]
+    mid = config["data"]["mid_factor"]
     if hr_size % mid or hr_stride % mid:
         raise KitError(f"HR patch {hr_size} (stride {hr_stride}) is not divisible by mid_factor {mid}")
     sizes = {"lr": lr_size, "rgb": hr_size, "hs": hr_size, "mid": hr_size // mid, "up": hr_size}
@@ -72,14 +72,14 @@ def patch_geometry(config):
     return sizes, strides
 
 
-def training_patches(dataset, names, config, seed=0):
+def training_patches(dataset, names, config, seed=0, max_patches=None):
     """Aligned patch arrays over the images ``names`` (all of them, or ``max_patches``
     drawn uniformly over all positions of all images with ``seed``)."""
     sizes, strides = patch_geometry(config)
     if not names:
         raise KitError(f"{dataset.name}: no training images")
     images = [observations(dataset.load(name), config) for name in names]
-    return extract_patch_pairs(images, sizes, strides, max_patches=config.get("max_patches"), seed=seed)
+    return extract_patch_pairs(images, sizes, strides, max_patches=max_patches, seed=seed)
 
 
 def center_crop(patches, keys, size):

@@ -173,14 +173,15 @@ def inference_model(training_model):
 
 
 def build_from_config(config):
-    """Training model from a profile of :mod:`papers.ms_ssfnet.config`."""
+    """Training model from a profile of :mod:`papers.ms_ssfnet.config` (its ``model``)."""
+    model = config["model"]
     return build_ms_ssfnet(
-        bands=config["bands"],
-        scales=config["scales"],
-        spectral_width=config["spectral_width"],
-        spatial_width=config["spatial_width"],
-        level_scales=config.get("level_scales"),
-        kernel_size=config["kernel_size"],
-        deconv_kernel_size=config["deconv_kernel_size"],
-        init_std=config["init_std"],
+        bands=model["bands"],
+        scales=model["scales"],
+        spectral_width=model["spectral_width"],
+        spatial_width=model["spatial_width"],
+        level_scales=model.get("level_scales"),
+        kernel_size=model["kernel_size"],
+        deconv_kernel_size=model["deconv_kernel_size"],
+        init_std=model["init_std"],
     )

@@ -76,6 +76,8 @@ PAPER = {
         # Fig. 4: the branch-pruning experiment on fold 1 (``ablation`` command).
         "ablation_branches": [1, 2, 3, 4, 5, 6, 7, 8, 9],
         "ablation_fold": 1,
+        # True for the ``ablation`` command (set from the command line, not a profile).
+        "ablation": False,
     },
 }
 
@@ -92,13 +94,6 @@ SMOKE["data"].update(synthetic_scenes=8, synthetic_size=64, max_test_images=1)
 SMOKE["eval"].update(tile=32, linreg_max_pixels=10_000, ablation_branches=[1, 4])
 
 PROFILES = {"paper": PAPER, "quick": QUICK, "smoke": SMOKE}
-
-
-def get_profile(name):
-    """A deep copy of the named profile (``paper``, ``quick`` or ``smoke``)."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    return copy.deepcopy(PROFILES[name])
 
 
 def model_settings(profile, n_branches=None):

@@ -14,8 +14,9 @@
   range [-1, 1], as a ``keras.utils.PyDataset`` (works on the TensorFlow and JAX
   backends alike, no TensorFlow needed).
 - Splits (Sec. 3.3): ICVL's two folds of 100 images, the authors' published lists
-  (``data_prep/split_lists/icvl_pix2pix_test0.txt`` and ``_test1.txt``: fold k tests on list k and trains on
-  the other list); the synthetic set uses its own train / val / test split.
+  (``split_lists/icvl_test0.txt`` and ``icvl_test1.txt`` in this folder: fold k tests on
+  list k and trains on the other list); CAVE (not the paper's data) is one fold, the kit's
+  CAVE split; the synthetic set uses its own train / val / test split.
 - Test tiles (Sec. 2.3): non-overlapping ``tile`` x ``tile`` tiles over the top-left
   region whose sides are the largest multiples of the tile (1280 x 1280 for ICVL's
   1392 x 1300 at 256), predicted independently and stitched back.
@@ -32,8 +33,10 @@ from common import distribute
 from common.io import KitError, atomic_path
 from data_prep.patches import provenance_digest
 
-SUPPORTED = ("icvl",)
 HERE = Path(__file__).resolve().parent
+#: Sec. 3.3: the authors' published fold lists (test0.csv and test1.csv at
+#: https://aitorshuffle.github.io/files/pbdl2017data/); one of the 201 images is in neither.
+ICVL_FOLD_FILES = (HERE / "split_lists" / "icvl_test0.txt", HERE / "split_lists" / "icvl_test1.txt")
 CACHE_DIR = HERE.parents[1] / "cache" / "pix2pix_hs"
 STORE_FORMAT = 1  # bump when the stored layout or the preparation changes
 UINT16_PEAK = 65535.0
@@ -63,15 +66,32 @@ def prepare_pair(cube):
 
 
 # ----------------------------------------------------------------------------- splits
+def icvl_folds(names, fold_files=ICVL_FOLD_FILES):
+    """The two ICVL folds, ``[{'train': list 1, 'test': list 0}, {'train': list 0, 'test':
+    list 1}]``, from the two list files (the authors' by default). A listed image missing
+    from ``names`` raises a ``KitError`` naming the list and the image."""
+    from data_prep.splits import named_split, read_name_list
+
+    folds = []
+    for path in fold_files:
+        _, listed = named_split(names, read_name_list(path), what=f"ICVL fold list {path}:")
+        folds.append(listed)
+    return [{"train": folds[1], "test": folds[0]}, {"train": folds[0], "test": folds[1]}]
+
+
 def make_folds(dataset):
     """The train / test folds of a run, and a sentence describing them.
 
-    ICVL: the paper's two folds (Sec. 3.3) from the authors' lists
-    (``data_prep.splits.icvl_folds``); fold k tests on list k and trains on the other
-    list. Synthetic: one fold, its own train / val / test split.
+    ICVL: the paper's two folds (Sec. 3.3) from the authors' lists (``icvl_folds``); fold
+    k tests on list k and trains on the other list. CAVE: one fold, the kit's CAVE split.
+    Synthetic: one fold, its own train / val / test split.
     """
-    from data_prep.splits import icvl_folds
+    from data_prep.splits import cave_split
 
+    if dataset.name == "cave":
+        fold = {"id": "cave", **cave_split(dataset)}
+        return [fold], (f"CAVE (not the paper's data), one fold: train/test {len(fold['train'])}/"
+                        f"{len(fold['test'])} scenes (the kit's CAVE split)")
     if dataset.name == "icvl":
         folds = [{"id": k, "val": [], **fold} for k, fold in enumerate(icvl_folds(dataset.names))]
         text = (f"ICVL folds of Alvarez-Gila et al. (train/test {len(folds[0]['train'])}/"

@@ -23,12 +23,12 @@ from common.evaluation import evaluate_images
 from common.io import KitError, atomic_write_json, save_model_atomic
 from papers.pix2pix_hs import baselines
 from papers.pix2pix_hs import data as D
-from papers.pix2pix_hs.config import get_profile, model_settings
+from papers.pix2pix_hs.config import model_settings
 from papers.pix2pix_hs.model import build_pix2pix_hs, from_tanh_range, to_tanh_range
 
 PAPER = "pix2pix_hs"
-PUBLISHED_PATH = Path(__file__).resolve().parent / "published.json"
 METHOD = "Ours (weighted avg.)"  # Table 1 row of the full net
+TASK = "spectral reconstruction: sRGB -> 31 bands (400-700 nm)"
 METRIC_ORDER = ("RMSE", "RMSERel", "GFC", "dE00")
 RECEPTIVE_FIELDS = ("1x1", "3x3", "7x7", "15x15", "31x31", "63x63", "127x127", "255x255", "256x256")
 
@@ -94,7 +94,7 @@ def train_one(run, store, fold, profile, n_branches, run_index):
     from common.training import count_params, fit, set_seed
 
     tsettings = profile["train"]
-    epochs = run.args.epochs or tsettings["epochs"]
+    epochs = tsettings["epochs"]
     name = model_name(n_branches, fold["id"], run_index)
     facts_path = run.out_dir / f"{name}_facts.json"
     set_seed(run.seed + 1000 * run_index + n_branches)
@@ -126,17 +126,18 @@ def train_one(run, store, fold, profile, n_branches, run_index):
     return gan.generator, facts
 
 
-def load_generator(run, n_branches, fold, run_index):
-    import keras
+def load_generator(folder, n_branches, fold_id, run_index):
+    """The generator a run trained (``<name>_generator.keras``) and its training facts."""
+    import common.saving
 
-    name = model_name(n_branches, fold["id"], run_index)
-    path = run.out_dir / f"{name}_generator.keras"
+    name = model_name(n_branches, fold_id, run_index)
+    path = folder / f"{name}_generator.keras"
     if not path.is_file():
-        raise KitError(f"{run.out_dir}: no trained {name} here; run `python -m papers.{PAPER} train` "
+        raise KitError(f"{folder}: no trained {name} here; run `python -m papers.{PAPER} train` "
                        f"with the same arguments first (or pass its folder with --out)")
-    facts_path = run.out_dir / f"{name}_facts.json"
+    facts_path = folder / f"{name}_facts.json"
     facts = json.loads(facts_path.read_text()) if facts_path.is_file() else {}
-    return keras.models.load_model(path), facts
+    return common.saving.load_model(path), facts
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -202,36 +203,77 @@ def measured_tables(results, linreg_rows, folds, ablation_fold, profile, dataset
     ]
 
 
-def run_experiment(run, dataset, profile, branches, train=True):
-    """Train (or load) every model of the plan and evaluate them; returns what
-    ``__main__`` reports."""
-    folds, split_text = D.make_folds(dataset)
-    max_test = profile["data"]["max_test_images"]
-    if max_test:
-        for fold in folds:
-            fold["test"] = fold["test"][:max_test]
+def _store(run, data):
+    folds = data.parts["folds"]
     names = sorted({n for fold in folds for part in ("train", "val", "test") for n in fold[part]})
-    store = D.PairStore(dataset, names, stage=run.stage)
+    return D.PairStore(data.dataset, names, stage=run.stage)
+
+
+def train(run, profile, data):
+    """Train (or load, when this run folder finished them) every cGAN of the plan;
+    returns ({model name: generator}, facts)."""
+    from common import distribute
+
+    batch, replicas = profile["train"]["batch_size"], distribute.active().replicas
+    if batch % replicas:
+        raise KitError(f"--distribute: a batch of {batch} does not split between {replicas} replicas (the "
+                       f"paper trains with batch 1, Sec. 2.3); add --batch-size {replicas} or a multiple of it")
+    items, _ = plan(profile, data.parts["folds"], branches_of(profile))
+    store = _store(run, data)
+    generators, facts = {}, []
+    for n_branches, fold, run_index in items:
+        generator, model_facts = train_one(run, store, fold, profile, n_branches, run_index)
+        generators[model_name(n_branches, fold["id"], run_index)] = generator
+        facts.append(model_facts)
+    store.close()
+    return generators, {"models": facts, "train_seconds": sum(f.get("train_seconds", 0.0) for f in facts)}
+
+
+def branches_of(profile):
+    """The branch counts a run trains: the full net and the per-pixel 1-branch baseline,
+    and every count of Fig. 4 for ``ablation``."""
+    branches = [1, profile["model"]["n_branches"]]
+    if profile["eval"].get("ablation"):
+        branches += profile["eval"]["ablation_branches"]
+    return branches
+
+
+def load_trained(folder):
+    """Every generator a run trained (``*_generator.keras``), by model name."""
+    import common.saving
+
+    paths = sorted(Path(folder).glob("*_generator.keras"))
+    if not paths:
+        raise KitError(f"{folder}: no trained generator here; run `python -m papers.{PAPER} train` "
+                       f"with the same arguments first (or pass its folder with --out)")
+    return {path.name[: -len("_generator.keras")]: common.saving.load_model(path) for path in paths}
+
+
+def evaluate(run, profile, data, generators):
+    """Every trained model and the linear regression on the test images of their fold:
+    Table 1 and Fig. 4 in the published shape, per-image rows and figures."""
+    folds = data.parts["folds"]
+    store = _store(run, data)
     tile = profile["eval"]["tile"]
     fns = table1_metrics(store.wavelengths, profile["eval"]["metric_scale"])
-    items, ablation_fold = plan(profile, folds, branches)
+    items, ablation_fold = plan(profile, folds, branches_of(profile))
     full = profile["model"]["n_branches"]
 
-    results, facts, shown = {}, [], None
+    results, shown = {}, None
     for n_branches, fold, run_index in items:
-        if train:
-            generator, model_facts = train_one(run, store, fold, profile, n_branches, run_index)
-        else:
-            generator, model_facts = load_generator(run, n_branches, fold, run_index)
-        facts.append(model_facts)
+        name = model_name(n_branches, fold["id"], run_index)
+        if name not in generators:
+            raise KitError(f"{run.folder}: no trained {name} here; run `python -m papers.{PAPER} train` "
+                           "with the same arguments first")
+        generator = generators[name]
         started = time.monotonic()
         rows, first = evaluate_method(lambda rgb: reconstruct(generator, rgb, tile), store, fold["test"], tile, fns)
         results[(n_branches, fold["id"], run_index)] = rows
-        run.stage(f"evaluated {model_name(n_branches, fold['id'], run_index)} on {len(rows)} test image(s) "
-                  f"in {time.monotonic() - started:.0f}s: " + ", ".join(
-                      f"{m} {v:.4g}" for m, v in pooled(rows).items()))
+        run.stage(f"evaluated {name} on {len(rows)} test image(s) in {time.monotonic() - started:.0f}s: "
+                  + ", ".join(f"{m} {v:.4g}" for m, v in pooled(rows).items()))
         if shown is None and n_branches == full:
-            shown = (fold["test"][0], model_name(n_branches, fold["id"], run_index), first)
+            shown = (fold["test"][0], first, {branch_row(k): run.folder / f"{model_name(k, fold_id, 0)}_log.csv"
+                                              for k, fold_id in ((full, fold["id"]), (1, ablation_fold["id"]))})
 
     linreg_rows = {}
     if "linear_regression" in profile["eval"]["baselines"]:
@@ -241,24 +283,28 @@ def run_experiment(run, dataset, profile, branches, train=True):
             linreg_rows[fold["id"]], _ = evaluate_method(model.predict, store, fold["test"], tile, fns)
             run.stage(f"linear regression (fold {fold['id']}, {len(rgb):,} training pixels): " + ", ".join(
                 f"{m} {v:.4g}" for m, v in pooled(linreg_rows[fold["id"]]).items()))
+    wavelengths = store.wavelengths
     store.close()
-    return {"folds": folds, "split_text": split_text, "results": results, "linreg_rows": linreg_rows,
-            "facts": facts, "shown": shown, "ablation_fold": ablation_fold, "wavelengths": store.wavelengths}
 
-
-def figures(run, outcome, logs):
-    """The standard figures of the first test image of the full net."""
     from common.figures import standard_figures
 
-    image, _, (rgb, hs, pred) = outcome["shown"]
-    return standard_figures(run.out_dir, hs, pred, outcome["wavelengths"], logs, inputs=rgb, prefix=f"{image}_")
+    image, (rgb, hs, pred), logs = shown
+    figures = standard_figures(run.out_dir, hs, pred, wavelengths, logs, inputs=rgb, prefix=f"{image}_")
+    short = f"{data.name}, {data.parts['split_text']}"
+    return {
+        "task": TASK,
+        "tables": measured_tables(results, linreg_rows, folds, ablation_fold, profile, data.name, short),
+        "per_image": {model_name(*key): rows for key, rows in results.items()},
+        "per_image_markdown": per_image_section(results),
+        "figures": figures,
+    }
 
 
-def per_image_section(outcome):
+def per_image_section(results):
     from common.evaluation import per_image_markdown
 
     parts = []
-    for (k, fold_id, r), rows in sorted(outcome["results"].items(), key=lambda kv: str(kv[0])):
+    for (k, fold_id, r), rows in sorted(results.items(), key=lambda kv: str(kv[0])):
         std = {m: float(np.std([row[m] for row in rows])) for m in METRIC_ORDER}
         summary = {"per_image": rows, "mean": pooled(rows), "std": std}
         parts += [f"**{model_name(k, fold_id, r)}** ({branch_row(k)}; RMSE on 0-255; the mean pools all "
@@ -266,8 +312,3 @@ def per_image_section(outcome):
                   per_image_markdown(summary, METRIC_ORDER), ""]
     return "\n".join(parts)
 
-
-def paper_parameter_count():
-    """Weights of the paper-profile G and D (built, not trained)."""
-    gan = _gan(get_profile("paper"), None)
-    return {"generator": gan.generator.count_params(), "discriminator": gan.discriminator.count_params()}

@@ -1,7 +1,8 @@
 """Training and evaluation settings: the paper's profile and CPU-sized ones.
 
 Every ``paper`` setting names where it comes from: the paper (Sec. 3.1 implementation
-details, Sec. 3.3 loss), the authors' released model (``../shared/KIT_NOTES.md``), or a
+details, Sec. 3.3 loss), the authors' released model (their Keras 2 HDF5 file of the NTIRE 2020 clean track,
+read by ``weights.py``), or a
 choice of this kit where both are silent (said so, and repeated in the README).
 
 ``quick`` runs the whole ``reproduce`` on the embedded synthetic data in about three
@@ -22,7 +23,7 @@ import copy
 
 PAPER = {
     "model": {
-        # Network structure: the released model (KIT_NOTES); the paper prints no widths.
+        # Network structure: the released model file; the paper prints no widths.
         "use_coordconv": True,  # Sec. 2.1; Table 2 ablation switches it off
         "use_cbam": True,  # Sec. 2.2; Table 3 ablation switches it off
         "widths": [8, 16, 32],
@@ -71,6 +72,9 @@ PAPER = {
         "timing_shape": [482, 512],  # ARAD image size for the time per image
         "timing_repeats": 5,  # median of this many timed runs after one warm-up
         "max_test_images": None,
+        # Set from the command line (--model, --released), not by a profile.
+        "model": None,
+        "released": None,
     },
 }
 
@@ -110,9 +114,3 @@ SMOKE["eval"].update(timing_shape=[64, 64], max_test_images=1, splits=["test"], 
 
 PROFILES = {"paper": PAPER, "quick": QUICK, "smoke": SMOKE}
 
-
-def get_profile(name):
-    """A deep copy of the named profile (``paper``, ``quick`` or ``smoke``)."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    return copy.deepcopy(PROFILES[name])

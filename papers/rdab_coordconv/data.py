@@ -3,8 +3,10 @@
 * Dataset: NTIRE 2020 (ARAD, 482x512x31, 400-700 nm) when ``--data ntire2020=<root>``
   or ``--data-root`` holds it, with the organisers' clean-track RGB (``*_clean.png``, 8
   bit). Split (Sec. 3.1): 400 training / 50 validation images of the 450 official
-  training images (``data_prep.splits.ntire2020_split``, seeded); the 10 official
-  validation images are the test set (the challenge's test cubes were never released).
+  training images (``ntire2020_split``, seeded); the 10 official validation images are
+  the test set (the challenge's test cubes were never released). The complete CAVE set is
+  accepted as real data the paper did not use (the kit's CAVE split, RGB rendered with
+  the clean-track response).
 * Otherwise the embedded synthetic scenes (``data_prep.synthetic``), rendered to RGB with
   the same clean-track response (CIE 1964 CMFs scaled to sum to 255, then / 255,
   clipped, and floored to 8 bits as the organisers' PNGs).
@@ -23,26 +25,40 @@ from common.cli import REPO_ROOT, choose_dataset
 from common.io import KitError
 from data_prep.patches import PatchCache, extract_patch_pairs, provenance_digest
 from data_prep.render import render_ntire2020_clean
-from data_prep.splits import ntire2020_split
+from data_prep import splits as S
 
-SUPPORTED = ("ntire2020",)
 CACHE_DIR = REPO_ROOT / "cache" / "rdab_coordconv"
 
 
-def open_data(args, config):
-    """(dataset, description, {'train', 'val', 'test'} name lists) for a run's arguments."""
+def ntire2020_split(dataset, seed=0):
+    """{'train', 'val', 'test'} (Sec. 3.1): the official training images ARAD_HS_0001-0450
+    present under the root split 400 / 50 with ``seeded_order`` (the paper's 400 / 50),
+    and the official validation images as the test set."""
+    official = set(S.NTIRE2020_TRAIN)
+    pool = [n for n in sorted(dataset.names) if n in official]
+    if len(pool) < 2:
+        raise KitError(f"{dataset.root}: fewer than 2 NTIRE 2020 training images (ARAD_HS_0001-0450)")
+    n_val = 50 if len(pool) > 50 else max(1, len(pool) // 9)
+    train, val = S.random_split(pool, n_val, seed)
+    test = [n for n in sorted(dataset.names) if n in set(S.NTIRE2020_VALIDATION)]
+    return {"train": train, "val": val, "test": test or list(val)}
+
+
+def open_data(args, config, datasets=("ntire2020",)):
+    """(dataset, why, {'train', 'val', 'test'} name lists) for a run's arguments."""
     data = config["data"]
     synthetic = {"n_scenes": data["synthetic_scenes"], "size": data["synthetic_size"]}
-    dataset, note = choose_dataset(args, SUPPORTED, synthetic_kwargs=synthetic)
+    dataset, why = choose_dataset(args, datasets, synthetic_kwargs=synthetic)
     if dataset.name == "synthetic":
         splits = {which: dataset.split(which) for which in ("train", "val", "test")}
+    elif dataset.name == "cave":
+        splits = S.cave_split(dataset)
+        # 3 of the training scenes hold the validation patches (Table 1 reports a
+        # validation column; the paper's is 50 ARAD images).
+        splits["train"], splits["val"] = S.random_split(splits["train"], 3, seed=0)
     else:
         splits = ntire2020_split(dataset)
-        if not splits["test"]:  # only the training images are present: test on validation
-            splits["test"] = list(splits["val"])
-    sizes = ", ".join(f"{k} {len(v)}" for k, v in splits.items())
-    description = f"{dataset.describe()} [{note}; split {sizes}]"
-    return dataset, description, splits
+    return dataset, why, splits
 
 
 def short_description(dataset, splits, max_test=None):

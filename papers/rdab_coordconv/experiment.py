@@ -15,30 +15,24 @@
   cube's [0, 1] scale); plus the parameter count and the time per 482 x 512 image.
 """
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-import keras
-
+from common import distribute
 from common.evaluation import evaluate_images, per_image_markdown
 from common.figures import standard_figures
 from common.inference import predict_tiled
-from common.io import KitError, atomic_write_json
 from common.metrics import mrae, rmse, ssim
 from common.training import count_params, set_seed
 from data_prep.cube import DEFAULT_WAVELENGTHS
 from papers.rdab_coordconv import data as D
-from papers.rdab_coordconv.baselines import fit_linear_baseline, load_linear_baseline  # noqa: F401
+from papers.rdab_coordconv.baselines import fit_linear_baseline, load_linear_baseline
 from papers.rdab_coordconv.model import build_model
 from papers.rdab_coordconv.train import train_network
 
 PAPER = "rdab_coordconv"
-TITLE = "Light Weight Residual Dense Attention Net for Spectral Reconstruction from RGB Images"
-PUBLISHED_PATH = Path(__file__).resolve().parent / "published.json"
-RELEASED_DEFAULT = D.REPO_ROOT.parent / "shared" / "weights" / "rdab_coordconv_authors_ntire2020.hdf5"
 
 PROPOSED = "Proposed (RDAB + CoordConv + CBAM)"
 RELEASED = "Released weights (authors, trained on ARAD)"
@@ -64,11 +58,17 @@ def build_variant(config, variant):
                        zero_coord_kernels=m.get("zero_coord_kernels", False), **overrides)
 
 
-def train(run, dataset, description, splits, config):
-    """Train every network of the profile and fit the linear baseline; returns facts."""
+def train(run, config, data):
+    """Train every network of the profile and fit the linear baseline; returns
+    ({variant: model}, facts). With ``--model`` (``config['eval']['model']``) nothing is
+    trained: that model is evaluated as the proposed network."""
+    if config["eval"].get("model"):
+        return load_models(run, config), {}
+    dataset, description, splits = data.dataset, data.description, data.splits
     train_ds, val_ds, steps, n_patches = D.training_data(dataset, description, splits, config, run.seed)
     run.stage(f"training patches: {n_patches} of {config['data']['patch_size']}px, {steps} steps per epoch")
-    facts = {"train_seconds": {}, "trained_parameters": {}, "patches": n_patches, "steps_per_epoch": steps}
+    facts = {"train_seconds": {}, "patches": n_patches, "steps_per_epoch": steps}
+    models = {}
     for variant in variants_to_train(config):
         set_seed(run.seed)
         model = build_variant(config, variant)
@@ -77,19 +77,12 @@ def train(run, dataset, description, splits, config):
         start = time.monotonic()
         train_network(model, train_ds, val_ds, config["train"], steps, run.out_dir, variant)
         facts["train_seconds"][variant] = round(time.monotonic() - start, 1)
-        facts["trained_parameters"][variant] = {"trainable": trainable, "non_trainable": frozen,
-                                                "total": trainable + frozen}
+        models[variant] = model
     start = time.monotonic()
     pairs = (D.load_pair(dataset, name) for name in splits["train"])
     fit_linear_baseline(pairs, seed=run.seed).save(run.path("linear_baseline.npy"))
     facts["train_seconds"]["linear_baseline"] = round(time.monotonic() - start, 1)
-    atomic_write_json(run.path("train_facts.json"), facts)
-    return facts
-
-
-def load_facts(run):
-    path = run.out_dir / "train_facts.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return models, facts
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -129,29 +122,65 @@ def time_per_image(model, shape, tile=64, overlap=0, repeats=3):
     return float(np.median(times))
 
 
-def load_models(run, config, model_path=None, released_path=None):
-    """{row name: keras model}: the trained variants (or ``model_path`` as the proposed
-    row) and, if a released weights file is given and exists, the released model."""
+def load_models(run, config):
+    """{variant: keras model}: the variants trained in the run folder, or the model of
+    ``--model`` (``config['eval']['model']``) as the proposed network."""
+    from common.saving import load_model
+    from common.training import load_weights
+
+    if config["eval"].get("model"):
+        return {"proposed": load_model(config["eval"]["model"])}
+    return {variant: load_weights(build_variant(config, variant), run.folder, variant, PAPER)
+            for variant in variants_to_train(config)}
+
+
+def released_model(config):
+    """The authors' released network imported from ``config['eval']['released']`` when that
+    file exists (None otherwise)."""
     from papers.rdab_coordconv.weights import import_weights
 
-    models = {}
-    if model_path is not None:
-        path = Path(model_path)
-        if not path.is_file():
-            raise KitError(f"--model {path}: no such file")
-        models[PROPOSED] = keras.models.load_model(path)
-    else:
-        for variant in variants_to_train(config):
-            path = run.out_dir / f"{variant}.keras"
-            if not path.is_file():
-                raise KitError(f"{path}: no trained {variant} network; run 'train' with the same arguments first")
-            models[VARIANTS[variant][0]] = keras.models.load_model(path)
-    if released_path is not None and Path(released_path).is_file():
-        models[RELEASED] = import_weights(released_path)[0]
-    return models
+    path = config["eval"].get("released")
+    return import_weights(path)[0] if path and Path(path).is_file() else None
 
 
-def evaluate(run, dataset, splits, config, models, linear):
+def evaluate(run, config, data, networks):
+    """Every method on the train / val / test images (Table 1, the ablations of Tables
+    2-3, the released weights, the linear baseline), the tiling comparison, the time per
+    image and the figures."""
+    dataset, splits, ev = data.dataset, data.splits, config["eval"]
+    models = {VARIANTS[variant][0]: model for variant, model in networks.items()}
+    released = released_model(config)
+    if released is not None:
+        models[RELEASED] = released
+    linear_path = run.path("linear_baseline.npy")
+    if not linear_path.is_file():  # --model without a training run: fit the baseline here
+        pairs = (D.load_pair(dataset, n) for n in splits["train"])
+        fit_linear_baseline(pairs, seed=run.seed).save(linear_path)
+    linear = load_linear_baseline(linear_path)
+    results = _evaluate_splits(run, dataset, splits, config, models, linear)
+    times = {}
+    for method in (m for m in (PROPOSED, RELEASED) if m in models):
+        times[method] = {mode: time_per_image(models[method], ev["timing_shape"], ev["tile"], overlap,
+                                              ev["timing_repeats"])
+                         for mode, overlap in (("tiles", 0), ("blended", ev["overlap"]))}
+        run.stage(f"{method}: {times[method]['tiles']:.3f} s per {ev['timing_shape'][0]}x{ev['timing_shape'][1]} image")
+    logs = {v: run.folder / f"{v}_log.csv" for v in VARIANTS}
+    note = f"{config['profile']} profile; " + (f"--model {ev['model']}" if ev.get("model") else "trained in this run")
+    short = D.short_description(dataset, splits, ev["max_test_images"])
+    return {
+        "dataset_key": D.dataset_key(dataset),
+        "tables": measured_tables(results, short, D.dataset_key(dataset), note) + [tiling_table(results, times)],
+        "truth_zero_fraction_test": zero_fraction(dataset, splits["test"][: ev["max_test_images"] or None]),
+        "per_image": per_image(results),
+        "per_image_markdown": per_image_md(results),
+        "seconds_per_image": {"shape": ev["timing_shape"], "device": "gpu" if distribute.on_gpu() else "cpu",
+                              **times},
+        "figures": figures(run, dataset, splits, config, models, logs),
+        "released_evaluated": RELEASED in models,
+    }
+
+
+def _evaluate_splits(run, dataset, splits, config, models, linear):
     """Per split, per method: the evaluation summary; plus the tiling comparison."""
     ev = config["eval"]
     fns = metric_fns(ev["mrae_zero_policy"])

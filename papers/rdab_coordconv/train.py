@@ -25,21 +25,11 @@ and one network trained with ``common.training.fit`` (resume, logs, atomic outpu
 """
 
 import keras
-from keras import ops
 
-from common.losses import SSIM_POSITIONS, mse, ssim_loss, weighted_sum
+from common.losses import SSIM_POSITIONS, half_sse, mse, ssim_loss, weighted_sum
 from common.training import fit, jit_compile_setting
 
 LOSSES = ("l2_ssim", "sse_half")
-
-
-@keras.saving.register_keras_serializable(package="rdab_coordconv")
-def sse_half(y_true, y_pred):
-    """Half the sum of squared errors of each sample (the release's loss), shape ``(B,)``."""
-    y_pred = ops.convert_to_tensor(y_pred)
-    y_true = ops.cast(y_true, y_pred.dtype)
-    squared = ops.square(y_pred - y_true)
-    return 0.5 * ops.sum(squared, axis=tuple(range(1, len(squared.shape))))
 
 
 def make_loss(name, ssim_positions="valid"):
@@ -50,7 +40,7 @@ def make_loss(name, ssim_positions="valid"):
             raise ValueError(f"unknown ssim_positions {ssim_positions!r}; choose one of {SSIM_POSITIONS}")
         return weighted_sum((1.0, mse), (1.0, ssim_loss(max_val=1.0, positions=ssim_positions)))
     if name == "sse_half":
-        return sse_half
+        return half_sse
     raise ValueError(f"unknown loss {name!r}; choose one of {LOSSES}")
 
 

@@ -1,9 +1,9 @@
 """Training and evaluation settings of unet_ms: the paper's profile and CPU-sized ones.
 
 Every ``paper`` setting names where it comes from: the paper (Sec. 4.1 data, Sec. 4.2
-implementation details, Sec. 4.3 metrics), the authors' released code (facts collected in
-``../shared/KIT_NOTES.md``), or a choice of this kit where both are silent (said so here
-and in the README).
+implementation details, Sec. 4.3 metrics), the authors' released PyTorch code (public
+repository ml-lab/Multiscale-Super-Spectral: model.py, train.py, test.py), or a choice of
+this kit where both are silent (said so here and in the README).
 
 ``quick`` runs the whole ``reproduce`` (training, both baselines, evaluation, figures) on
 the embedded synthetic data in about two minutes on two CPU cores. To fit, it shrinks the
@@ -19,7 +19,7 @@ import copy
 
 PAPER = {
     "model": {
-        # Widths 64..1024 (4 pool steps): released code (KIT_NOTES); the paper's Fig. 1
+        # Widths 64..1024 (4 pool steps): released code (model.py); the paper's Fig. 1
         # shows the layout but the widths are only legible in the code.
         "base_width": 64,
         "bands": 31,  # Sec. 4.1: 400-700 nm at 10 nm
@@ -104,9 +104,3 @@ SMOKE["eval"].update(max_test_images=1, linreg_max_pixels=10_000)
 
 PROFILES = {"paper": PAPER, "quick": QUICK, "smoke": SMOKE}
 
-
-def get_profile(name):
-    """A deep copy of the named profile (``paper``, ``quick`` or ``smoke``)."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    return copy.deepcopy(PROFILES[name])

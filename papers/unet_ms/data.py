@@ -1,10 +1,11 @@
 """Data of unet_ms: which images train and test, their RGB inputs, and the training patches.
 
 - Datasets (Sec. 4.1): NTIRE 2018 (ICVL extended), trained on BGU_HS_00001-00256 and
-  tested on BGU_HS_00257, 259, 261, 263, 265 (``data_prep.splits.unet_ms_split``).
+  tested on BGU_HS_00257, 259, 261, 263, 265 (``ntire2018_split``).
   ICVL alone is accepted too; it has no named test images, so 5 are held out by a seeded
-  choice (said so in the run's notes). Without real data: the kit's synthetic scenes
-  (``data_prep.synthetic``), split train / val / test by scene.
+  choice (said so in the run's notes). The complete CAVE set is accepted as real data
+  the paper did not use (the kit's CAVE split, ``data_prep.splits.cave_split``). Without
+  real data: the kit's synthetic scenes (``data_prep.synthetic``), split by scene.
 - RGB input: the dataset's own rendition when it ships one (NTIRE 2018 ``*_clean.png``,
   as the paper used); otherwise the NTIRE 2020 clean-track response (CIE 1964 10-degree
   colour matching functions, columns summing to 255), quantised to 8 bits as the
@@ -27,8 +28,10 @@ from data_prep import splits
 from data_prep.patches import extract_patch_pairs
 from data_prep.render import render_ntire2020_clean
 
-#: The real datasets this paper was evaluated on, in order of preference.
-SUPPORTED = ("ntire2018", "icvl")
+#: Sec. 4.1: the five NTIRE 2018 test images (Table 2 prints them as "BGU 00257" ...).
+NTIRE2018_TEST = ("BGU_HS_00257", "BGU_HS_00259", "BGU_HS_00261", "BGU_HS_00263", "BGU_HS_00265")
+#: Sec. 4.1: the 256 training images are BGU_HS_00001 .. BGU_HS_00256.
+NTIRE2018_LAST_TRAIN = 256
 #: Test images held out of ICVL when it is used instead of NTIRE 2018 (seeded choice).
 ICVL_TEST_COUNT = 5
 #: Above this many bytes of patches, stream them instead of holding them in memory.
@@ -40,6 +43,18 @@ def paper_image_name(name):
     return str(name).replace("BGU_HS_", "BGU_")
 
 
+def ntire2018_split(dataset):
+    """{'train', 'val', 'test'} for NTIRE 2018 (Sec. 4.1): test the five named images, train
+    on BGU_HS_00001-00256 (other validation images present under the root are left out)."""
+    train, test = splits.named_split(dataset.names, NTIRE2018_TEST)
+    return {"train": [n for n in train if _is_training_image(n)], "val": [], "test": test}
+
+
+def _is_training_image(name):
+    number = splits.trailing_number(name)
+    return number is not None and number <= NTIRE2018_LAST_TRAIN
+
+
 def make_splits(dataset, seed=0):
     """{'train', 'val', 'test'} image names, and a sentence describing the split."""
     if dataset.name == "synthetic":
@@ -47,17 +62,19 @@ def make_splits(dataset, seed=0):
         return parts, (f"synthetic scenes: {len(parts['train'])} train / {len(parts['val'])} "
                        f"validation / {len(parts['test'])} test")
     if dataset.name == "ntire2018":
-        parts = splits.unet_ms_split(dataset)
-        parts["val"] = []
+        parts = ntire2018_split(dataset)
         return parts, (f"NTIRE 2018: {len(parts['train'])} training images, test "
                        + ", ".join(parts["test"]) + " (Sec. 4.1)")
+    if dataset.name == "cave":
+        parts = splits.cave_split(dataset)
+        return parts, (f"CAVE (not the paper's data): {len(parts['train'])} training scenes, test "
+                       + ", ".join(parts["test"]) + " (the kit's CAVE split)")
     if dataset.name == "icvl":
         train, test = splits.random_split(dataset.names, ICVL_TEST_COUNT, seed=0)
         return {"train": train, "val": [], "test": test}, (
             f"ICVL: {len(train)} training images, {len(test)} test images chosen by a seeded "
             f"draw ({', '.join(test)}): not the paper's NTIRE 2018 test images")
-    raise KitError(f"unet_ms: dataset {dataset.name!r} is not supported; use "
-                   f"{', '.join(SUPPORTED)} or synthetic")
+    raise KitError(f"unet_ms: dataset {dataset.name!r} is not supported; use ntire2018, icvl, cave or synthetic")
 
 
 def short_label(dataset, parts):

@@ -11,24 +11,17 @@
   Table 2 (``common.report``).
 """
 
-import json
 import time
-from pathlib import Path
-
-import numpy as np
 
 from common import metrics as M
-from common.evaluation import evaluate_images, per_image_markdown
-from common.io import KitError, atomic_write_json
+from common.evaluation import evaluate_images, per_image_markdown, summarize
 from papers.unet_ms import baselines
 from papers.unet_ms import data as D
 from papers.unet_ms.model import build_model, reconstruct
 
 PAPER = "unet_ms"
 MODEL_NAME = "unet_ms"
-FACTS_FILE = "train_facts.json"  # training time and counts, kept for a later evaluate
 METHOD = "Ours (multi-scale U-Net)"  # the row name of published.json
-PUBLISHED_PATH = Path(__file__).resolve().parent / "published.json"
 METRIC_ORDER = ("RMSE1", "RMSE2", "rRMSE1", "rRMSE2", "SAM")
 
 
@@ -103,18 +96,19 @@ def _training_data(dataset, parts, profile, seed, stage):
     return train, val, steps, count, how
 
 
-def train(run, dataset, parts, profile):
-    """Train the U-Net on ``parts['train']``; returns (model, facts for metrics.json)."""
+def train(run, profile, data):
+    """Train the U-Net on the training images; returns ({name: model}, facts)."""
     import keras
 
     from common.training import count_params, fit, set_seed
 
+    dataset, parts = data.dataset, data.splits
     tsettings = profile["train"]
-    epochs = run.args.epochs or tsettings["epochs"]
-    facts_path = run.out_dir / FACTS_FILE
-    if (run.out_dir / f"{MODEL_NAME}.done").is_file() and facts_path.is_file():
+    epochs = tsettings["epochs"]
+    facts = run.read_facts()
+    if (run.out_dir / f"{MODEL_NAME}.done").is_file() and facts:
         run.stage(f"{MODEL_NAME} already trained in this run folder: loading it")
-        return load_trained(run, profile), json.loads(facts_path.read_text())
+        return load_trained(run, profile), facts
     set_seed(run.seed)
     train_data, val_data, steps, count, how = _training_data(dataset, parts, profile, run.seed, run.stage)
     model = compile_model(build_model(profile), tsettings)
@@ -133,27 +127,17 @@ def train(run, dataset, parts, profile):
         "train_patches": count,
         "final_loss": history.get("loss", [None])[-1],
         "final_val_loss": history.get("val_loss", [None])[-1],
-        "trained_parameters": {"trainable": trainable, "non_trainable": non_trainable},
     }
-    atomic_write_json(facts_path, facts)
-    return model, facts
-
-
-def load_facts(run):
-    """The training facts of this run folder ({} when it holds none)."""
-    path = run.out_dir / FACTS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return {MODEL_NAME: model}, facts
 
 
 def load_trained(run, profile):
     """The network trained in this run folder (``unet_ms.weights.h5``)."""
-    weights = run.out_dir / f"{MODEL_NAME}.weights.h5"
-    if not (run.out_dir / f"{MODEL_NAME}.done").is_file() or not weights.is_file():
-        raise KitError(f"{run.out_dir}: no trained {MODEL_NAME} here; run `python -m papers.{PAPER} "
-                       f"train` with the same arguments first (or pass its folder with --out)")
+    from common.training import load_weights
+
     model = compile_model(build_model(profile), profile["train"])
-    model.load_weights(weights)
-    return model
+    load_weights(model, run.folder, MODEL_NAME, PAPER)
+    return {MODEL_NAME: model}
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -166,10 +150,13 @@ def fit_linear_regression(dataset, parts, profile, seed):
     return baselines.LinearSpectralRegression(intercept=False).fit(rgb, hs), len(rgb)
 
 
-def evaluate(run, dataset, parts, profile, model, logs=None):
-    """Per-image Table 2 metrics of the network and the baselines on ``parts['test']``."""
+def evaluate(run, profile, data, networks):
+    """Table 2 metrics of the network and the baselines on the test images: per image,
+    averaged, as tables in the shape of ``published.json``, and figures."""
     from common.figures import standard_figures
 
+    dataset, parts, model = data.dataset, data.splits, networks[MODEL_NAME]
+    logs = {"U-Net training": run.folder / f"{MODEL_NAME}_log.csv"}
     esettings = profile["eval"]
     test = list(parts["test"])
     if esettings["max_test_images"]:
@@ -202,19 +189,16 @@ def evaluate(run, dataset, parts, profile, model, logs=None):
         if index == 0:
             figures = standard_figures(run.out_dir, hs, predictions[METHOD], wavelengths,
                                        logs or {}, inputs=rgb, prefix=f"{shown}_")
-    summaries = {method: summarise(method_rows, fns) for method, method_rows in rows.items()}
-    extra = {"linreg_pixels": n_pixels} if linreg is not None else {}
-    return summaries, figures, extra
-
-
-def summarise(rows, metric_names):
-    """Per-image rows -> the ``common.evaluation`` summary (mean and population std)."""
-    summary = {"per_image": rows, "n_images": len(rows), "mean": {}, "std": {}}
-    for metric in metric_names:
-        values = np.array([row[metric] for row in rows], dtype=np.float64)
-        summary["mean"][metric] = float(values.mean())
-        summary["std"][metric] = float(values.std())
-    return summary
+    summaries = {method: summarize(method_rows, list(fns)) for method, method_rows in rows.items()}
+    measured = {
+        "tables": measured_tables(summaries, dataset.name, D.short_label(dataset, parts)),
+        "per_image": {method: s["per_image"] for method, s in summaries.items()},
+        "per_image_markdown": per_image_section(summaries),
+        "figures": figures,
+    }
+    if linreg is not None:
+        measured["linreg_pixels"] = n_pixels
+    return measured
 
 
 def measured_tables(summaries, dataset_key, dataset_text):
@@ -246,12 +230,4 @@ def per_image_section(summaries):
         parts.append("")
     return "\n".join(parts)
 
-
-def paper_parameter_count():
-    """Weights of the paper-profile network (built, not trained)."""
-    from common.training import count_params
-    from papers.unet_ms.config import get_profile
-
-    trainable, non_trainable = count_params(build_model(get_profile("paper")))
-    return {"trainable": trainable, "non_trainable": non_trainable}
 

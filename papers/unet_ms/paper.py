@@ -1,0 +1,111 @@
+"""unet_ms as the kit runs it: Yan et al., PRCV 2018, behind the kit's ``Paper`` interface.
+
+The network, its training and Table 2's evaluation are in ``model.py``, ``experiment.py``
+and ``data.py``; this module tells the kit's command line, ``run_all``, ``predict`` and
+the benchmarks how to use them.
+"""
+
+from common.paper import Data, Paper, Predictor
+
+RGB_SCALING = ("RGB divided by the full scale of its bit depth (8-bit / 255, 16-bit / 65535), as the "
+               "network was trained on 8-bit RGB / 255 (released code); the output spectra are on the "
+               "training data's [0, 1] scale (NTIRE 2018: counts / 4095)")
+
+
+class UnetMS(Paper):
+    name = "unet_ms"
+    title = "Accurate spectral super-resolution from single RGB image using multi-scale CNN"
+    task = "rgb2hs"
+    datasets = ("ntire2018", "icvl")
+
+    def open_data(self, args, config):
+        from common.cli import choose_dataset
+        from papers.unet_ms import data as D
+
+        dataset, why = choose_dataset(args, self.datasets, synthetic_kwargs={
+            "n_scenes": config["data"]["synthetic_scenes"], "size": config["data"]["synthetic_size"]})
+        splits, split_text = D.make_splits(dataset, seed=args.seed)
+        return Data(name=dataset.name, why=why, datasets=[dataset], splits=splits,
+                    description=f"{dataset.describe()}; {split_text}; {D.describe_rgb(dataset)}")
+
+    def build_networks(self, config):
+        from papers.unet_ms.model import build_model
+
+        return {self.main_network: build_model(config)}
+
+    def train(self, run, config, data):
+        from papers.unet_ms import experiment
+
+        return experiment.train(run, config, data)
+
+    def load_trained(self, run, config):
+        from papers.unet_ms import experiment
+
+        return experiment.load_trained(run, config)
+
+    def evaluate(self, run, config, data, networks):
+        from papers.unet_ms import experiment
+
+        return experiment.evaluate(run, config, data, networks)
+
+    def notes(self, args, config, data, facts):
+        notes = []
+        model, dsettings, train = config["model"], config["data"], config["train"]
+        if args.profile != "paper":
+            notes.append(
+                f"{args.profile} profile, a CPU-sized run: base width {model['base_width']} (widths "
+                f"{model['base_width']}..{model['base_width'] * 16}) instead of 64..1024; patches of "
+                f"{dsettings['patch_size']}x{dsettings['patch_size']} (stride {dsettings['stride']}"
+                + (f", at most {dsettings['max_patches']}" if dsettings["max_patches"] else "")
+                + f"); {train['epochs']} epochs of batch {train['batch_size']}, lr "
+                f"{train['learning_rate']:g} x {train['lr_decay']} every {train['lr_decay_epochs']} "
+                f"epoch(s); output x {model['output_scale']:.4g} (paper: 64x64 patches, 100 epochs, "
+                "batch 128, 5e-5 x 0.93 every 10 epochs, no output factor).")
+        elif args.epochs:
+            notes.append(f"--epochs {args.epochs} instead of the paper's 100.")
+        if data.name != "ntire2018":
+            notes.append(
+                f"Data: {data.name}, not the paper's NTIRE 2018 test images: compare the gain "
+                "over the baselines, not the values.")
+        notes.append(
+            "The linear-regression row is this kit's extra baseline (least-squares 3 x 31 map fitted "
+            "on training pixels); it is not in Table 2.")
+        return notes
+
+    def predictor(self, config, networks):
+        import numpy as np
+
+        from papers.unet_ms.model import reconstruct
+
+        model = networks[self.main_network]
+        return Predictor(inputs=("rgb",), run=lambda rgb: reconstruct(model, rgb),
+                         wavelengths=np.arange(400.0, 701.0, 10.0), scaling=RGB_SCALING)
+
+    @staticmethod
+    def whole_image_network(network):
+        from papers.unet_ms.model import POOL_STEPS
+
+        return network, 2**POOL_STEPS
+
+    def bench_cases(self):
+        return {self.name: self._bench_case}
+
+    def _bench_case(self, sizes):
+        from common.bench import Case, adam, full_image, profile_name
+        from papers.unet_ms import model as net
+
+        config = self.config(profile_name(sizes))
+        model = net.build_model(config)
+        patch = config["data"]["patch_size"]
+        train = config["train"]
+
+        def compile_model(m, jit):
+            m.compile(optimizer=adam(train["learning_rate"], weight_decay=train["weight_decay"]), loss="mse",
+                      jit_compile=jit)
+
+        full, label = full_image("rgb2hs", sizes, multiple=2**net.POOL_STEPS)
+        return Case(self.name, "rgb2hs", model, compile_model, (patch, patch, 3), train["batch_size"],
+                    model, (*full, 3), label, [(model, (patch, patch, 3))])
+
+
+PAPER = UnetMS()
