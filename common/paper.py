@@ -173,6 +173,15 @@ class Paper:
         """What this run changed from the paper, one sentence each, for the report."""
         return []
 
+    def per_image_values(self, measured, table_id, method, metric):
+        """{test image: value} of one cell of a measured table (``metric`` of ``method`` in
+        ``table_id``), for the paired comparisons of the report; None where the run holds
+        no per-image values for it. Default: ``measured['per_image'][method]`` rows."""
+        rows = measured.get("per_image", {}).get(method)
+        if not isinstance(rows, list) or not rows or metric not in rows[0]:
+            return None
+        return {row["image"]: row[metric] for row in rows}
+
     # ------------------------------------------------------------------ predict
     def predictor(self, config, networks, **options):
         """The ``Predictor`` of trained ``networks`` (as ``load_trained`` returns them);

@@ -104,6 +104,18 @@ class DrcnnSam(Paper):
                      "output), the others the bicubic-upsampled one.")
         return notes
 
+    def per_image_values(self, measured, table_id, method, metric):
+        """``PSNR_x2`` of ``table1`` -> the PSNR rows of the x2 evaluation of the dataset
+        filed under Table 1 (CAVE, or the synthetic set)."""
+        from papers.drcnn_sam.data import TABLE_OF
+
+        name, _, scale = metric.partition("_x")
+        for key, table in TABLE_OF.items():
+            rows = measured.get("per_image", {}).get(f"{key}_x{scale}", {}).get(method)
+            if table == table_id and rows:
+                return {row["image"]: row[name] for row in rows}
+        return None
+
     def predictor(self, config, networks, scale=None):
         import numpy as np
 

@@ -294,7 +294,9 @@ def evaluate(run, profile, data, generators):
     return {
         "task": TASK,
         "tables": measured_tables(results, linreg_rows, folds, ablation_fold, profile, data.name, short),
-        "per_image": {model_name(*key): rows for key, rows in results.items()},
+        "per_image": {**{model_name(*key): rows for key, rows in results.items()},
+                      **({baselines.LINREG_NAME: [row for rows in linreg_rows.values() for row in rows]}
+                         if linreg_rows else {})},
         "per_image_markdown": per_image_section(results),
         "figures": figures,
     }

@@ -108,6 +108,23 @@ class Pix2PixHS(Paper):
             "Arad et al. [2] is not rerun.")
         return notes
 
+    def per_image_values(self, measured, table_id, method, metric):
+        """Table 1's weighted-average row pools every fold and run of the full net: per
+        test image, the mean over its runs; the linear regression's rows as measured."""
+        from papers.pix2pix_hs import experiment
+
+        per_image = measured.get("per_image", {})
+        if method == experiment.METHOD:
+            full = f"cgan{measured['settings']['model']['n_branches']}_"
+            groups = [rows for name, rows in per_image.items() if name.startswith(full)]
+        else:
+            groups = [per_image[method]] if method in per_image else []
+        values = {}
+        for rows in groups:
+            for row in rows:
+                values.setdefault(row["image"], []).append(row[metric])
+        return {image: sum(v) / len(v) for image, v in values.items()} or None
+
     def predictor(self, config, networks):
         import numpy as np
 

@@ -152,6 +152,12 @@ class RdabCoordConv(Paper):
         notes.append(f"{LINEAR}: an affine least-squares RGB -> 31 map fitted on training pixels; not in the paper.")
         return notes
 
+    def per_image_values(self, measured, table_id, method, metric):
+        """``MRAE_test`` -> the MRAE rows of the test split (released tiling)."""
+        name, _, split = metric.rpartition("_")
+        rows = measured.get("per_image", {}).get(split, {}).get(method)
+        return {row["image"]: row[name] for row in rows} if rows else None
+
     def predictor(self, config, networks):
         import numpy as np
 
