@@ -530,7 +530,7 @@ def _run_paper(paper, args, config, run):
         **measured,
         "notes": paper.notes(args, config, data, facts) + list(measured.get("notes", [])),
     }
-    write_results(run, paper.published(data), measured)
+    write_results(run, paper.published(data), measured, per_image=paper.per_image_values)
     run.finish()
     return 0
 

@@ -10,11 +10,24 @@ the pair is marked "not comparable: different data" unless the run used the pape
 dataset (``dataset_key`` of the published table). The comparison that stays meaningful
 across datasets is the gap between the method and the paper's simplest baseline, so
 that gap is reported for both.
+
+Whether the method *beats* a baseline is a verdict the test data must support
+(``paired_verdict``): the per-image differences on the headline metric (method against
+baseline, positive = the method is better), a 95 % percentile-bootstrap interval for
+their mean over test images, and "yes" only when the interval lies above zero, "no"
+when it lies below, "not distinguishable" otherwise (and with fewer than 2 test images).
+The baseline is the strongest of the cheap baselines the run measured
+(``cheap_baselines`` of ``published.json``: the kit's linear regression, spline,
+bicubic, ...), not the paper's weakest row; where the paper's claim is about another
+metric too (``secondary_metrics``: drcnn_sam's SAM, pix2pix_hs's CIEDE2000) that metric
+gets its own verdict against the same baseline.
 """
 
 import json
 import math
 from pathlib import Path
+
+import numpy as np
 
 from common.cli import PRECISION_POLICIES
 from common.io import KitError, atomic_write_json, atomic_write_text
@@ -49,8 +62,9 @@ def load_published(path):
                 )
     for part in ("headline", "baseline"):
         _find_row(published, published[part]["table"], published[part]["method"], path)
-    if "simplest_baseline" in published and _find_table(published["tables"], published["simplest_baseline"]["table"]) is None:
-        raise KitError(f"{path}: simplest_baseline names no table {published['simplest_baseline']['table']!r}")
+    cheap = published.get("cheap_baselines")
+    if cheap is not None and _find_table(published["tables"], cheap["table"]) is None:
+        raise KitError(f"{path}: cheap_baselines names no table {cheap['table']!r}")
     return published
 
 
@@ -90,8 +104,90 @@ def _gap(method_value, baseline_value, lower_is_better):
     return change if lower_is_better else -change
 
 
-def headline_summary(published, measured):
-    """The headline metric and the method-vs-baseline gap, published and measured."""
+#: Bootstrap resamples and interval level of ``paired_verdict``.
+BOOTSTRAP_RESAMPLES = 10_000
+CONFIDENCE = 0.95
+
+
+def paired_verdict(method, baseline, lower_is_better, resamples=BOOTSTRAP_RESAMPLES, level=CONFIDENCE, seed=0):
+    """Does ``method`` beat ``baseline`` by a margin the test images support?
+
+    ``method``, ``baseline``: {test image: metric value}; only images in both count.
+    The differences d_i = baseline_i - method_i (negated when higher is better), so
+    d_i > 0 where the method is better on image i; their mean's ``level`` interval is the
+    percentile interval of ``resamples`` bootstrap means (images drawn with replacement,
+    seeded). Returns {'verdict': 'yes' | 'no' | 'not distinguishable', 'mean_difference',
+    'interval': [low, high], 'n_images', 'better_on'} or None without paired values.
+    """
+    if not method or not baseline:
+        return None
+    images = sorted(set(method) & set(baseline))
+    if not images:
+        return None
+    sign = 1.0 if lower_is_better else -1.0
+    diffs = np.array([sign * (float(baseline[i]) - float(method[i])) for i in images], dtype=np.float64)
+    if not np.all(np.isfinite(diffs)):
+        return None
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, len(diffs), (int(resamples), len(diffs)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = (float(v) for v in np.quantile(means, [tail, 1.0 - tail]))
+    if len(diffs) < 2:
+        verdict = "not distinguishable"
+    else:
+        verdict = "yes" if low > 0 else "no" if high < 0 else "not distinguishable"
+    return {"verdict": verdict, "mean_difference": float(diffs.mean()), "interval": [low, high],
+            "n_images": len(diffs), "better_on": int(np.sum(diffs > 0)), "level": level}
+
+
+def _lower(table, metric):
+    return bool(table["metrics"].get(metric, {}).get("lower_is_better", True))
+
+
+def strongest_cheap_baseline(published, measured, per_image=None):
+    """The verdicts of the method against the strongest cheap baseline the run measured
+    (best measured headline value among ``cheap_baselines``), on the headline metric and
+    on each of ``secondary_metrics``. None when the paper names no cheap baselines or the
+    run measured none of them."""
+    cheap = published.get("cheap_baselines")
+    if not cheap:
+        return None
+    head = published["headline"]
+    table = _find_table(published["tables"], head["table"])
+    metric, lower = head["metric"], _lower(table, head["metric"])
+    values = {m: _measured_value(measured, cheap["table"], m, metric) for m in cheap["methods"]}
+    values = {m: v for m, v in values.items() if v is not None}
+    if not values:
+        return None
+    best = (min if lower else max)(values, key=values.get)
+    result = {"method": best, "measured": values[best], "candidates": values, "verdicts": {}}
+    for name in [metric] + list(published.get("secondary_metrics", [])):
+        pair = None
+        if per_image is not None:
+            pair = paired_verdict(per_image(measured, head["table"], head["method"], name),
+                                  per_image(measured, cheap["table"], best, name), _lower(table, name))
+        result["verdicts"][name] = {
+            "method": _measured_value(measured, head["table"], head["method"], name),
+            "baseline": _measured_value(measured, cheap["table"], best, name),
+            "lower_is_better": _lower(table, name),
+            **(pair or {"verdict": "not measured per image"}),
+        }
+    return result
+
+
+def verdict_text(entry):
+    """'yes (+0.52 [0.31, 0.70] dB better, 4/4 images)' from one ``paired_verdict``."""
+    if entry is None or "mean_difference" not in entry:
+        return (entry or {}).get("verdict", "–")
+    low, high = entry["interval"]
+    return (f"{entry['verdict']} (mean gain {entry['mean_difference']:+.4g}, 95% CI [{low:+.4g}, {high:+.4g}], "
+            f"better on {entry['better_on']}/{entry['n_images']} images)")
+
+
+def headline_summary(published, measured, per_image=None):
+    """The headline metric, the method-vs-baseline gap (published and measured), and the
+    verdicts against the strongest cheap baseline (``per_image``: the paper's
+    ``per_image_values``; without it the verdicts say "not measured per image")."""
     head = published["headline"]
     base = published["baseline"]
     table = _find_table(published["tables"], head["table"])
@@ -106,14 +202,10 @@ def headline_summary(published, measured):
     comparable = bool(
         table.get("dataset_key") and table.get("dataset_key") == measured_table.get("dataset_key")
     )
-    # "Beats the simplest baseline": the published baseline unless the paper names a
-    # simpler one the kit measures itself (e.g. bicubic or a linear regression that the
-    # paper's table does not print).
-    simplest = published.get("simplest_baseline", base)
-    measured_simplest = _measured_value(measured, simplest["table"], simplest["method"], metric)
+    strongest = strongest_cheap_baseline(published, measured, per_image)
     beats = None
-    if measured_value is not None and measured_simplest is not None:
-        beats = measured_value < measured_simplest if lower else measured_value > measured_simplest
+    if strongest is not None:
+        beats = {"yes": True, "no": False}.get(strongest["verdicts"][metric]["verdict"])
     return {
         "metric": metric,
         "scale": convention.get("scale"),
@@ -132,7 +224,7 @@ def headline_summary(published, measured):
             "published_gap_percent": _gap(published_value, published_base, lower),
             "measured_gap_percent": _gap(measured_value, measured_base, lower),
         },
-        "simplest_baseline": {"method": simplest["method"], "measured": measured_simplest},
+        "strongest_baseline": strongest,
         "beats_baseline": beats,
     }
 
@@ -209,9 +301,26 @@ def _precision_text(measured):
             "compute, float32 variables, losses and outputs). ")
 
 
+def verdict_lines(summary):
+    """The verdicts against the strongest cheap baseline, as Markdown lines."""
+    strongest = summary.get("strongest_baseline")
+    if not strongest:
+        return []
+    others = ", ".join(f"{m} {_fmt(v)}" for m, v in strongest["candidates"].items() if m != strongest["method"])
+    lines = [f"Against the strongest cheap baseline this run measured, **{strongest['method']}** "
+             f"({summary['metric']} {_fmt(strongest['measured'])}"
+             + (f"; the others: {others}" if others else "") + "); does the method beat it?", ""]
+    lines += ["| metric | method | baseline | beats it (paired over test images, 95% bootstrap CI of the "
+              "mean gain) |", "|---|---|---|---|"]
+    for metric, entry in strongest["verdicts"].items():
+        lines.append(f"| {metric} | {_fmt(entry['method'])} | {_fmt(entry['baseline'])} | {verdict_text(entry)} |")
+    lines.append("")
+    return lines
+
+
 def comparison_markdown(published, measured):
-    """The whole ``comparison.md``: headline, gap to the baseline, then every table."""
-    summary = headline_summary(published, measured)
+    """The whole ``comparison.md``: headline, gap to the baseline, verdicts, then every table."""
+    summary = measured.get("headline") or headline_summary(published, measured)
     base = summary["baseline"]
     lines = [
         f"# {published['paper']}: published vs this run",
@@ -240,6 +349,7 @@ def comparison_markdown(published, measured):
             "The two rows are **not comparable: different data**. The gain over the baseline "
             "is the number to compare.\n"
         )
+    lines += verdict_lines(summary)
     for note in measured.get("notes", []):
         lines.append(f"- {note}")
     if measured.get("notes"):
@@ -273,12 +383,13 @@ def comparison_markdown(published, measured):
     return "\n".join(lines)
 
 
-def write_results(run, published, measured):
+def write_results(run, published, measured, per_image=None):
     """Write ``metrics.json`` and ``comparison.md`` into the run folder (atomically).
 
     ``measured`` holds the measured ``tables`` plus the run's facts (``title``,
     ``dataset``, ``train_seconds``, ``parameters``, ``figures``, ``notes``, ...);
-    the headline summary and the run's identity are added here.
+    the headline summary (with its verdicts, from ``per_image``: the paper's
+    ``per_image_values``) and the run's identity are added here.
     """
     measured = dict(measured)
     measured.setdefault("paper", published["paper"])
@@ -288,7 +399,7 @@ def write_results(run, published, measured):
     measured["seed"] = run.seed
     measured["mixed_precision"] = getattr(run.args, "mixed_precision", None) or "none"
     measured["precision_policy"] = PRECISION_POLICIES[measured["mixed_precision"]]
-    measured["headline"] = headline_summary(published, measured)
+    measured["headline"] = headline_summary(published, measured, per_image)
     measured["beats_baseline"] = measured["headline"]["beats_baseline"]
     measured["elapsed_seconds"] = run.elapsed()
     atomic_write_json(run.path("metrics.json"), measured)
@@ -299,11 +410,12 @@ def write_results(run, published, measured):
 
 
 def headline_line(head):
-    """One progress line: the headline metric, this run vs the paper, and the baselines."""
-    base, simplest = head["baseline"], head["simplest_baseline"]
-    verdict = {True: "yes", False: "no", None: "not measured"}[head["beats_baseline"]]
-    return (
-        f"{head['metric']}: this run {_fmt(head['measured'])} vs paper {_fmt(head['published'])} "
-        f"({'comparable' if head['comparable'] else 'different data'}); {base['method']} "
-        f"{_fmt(base['measured'])}; beats {simplest['method']} ({_fmt(simplest['measured'])}): {verdict}"
-    )
+    """One progress line: the headline metric, this run vs the paper, and the verdicts."""
+    base, strongest = head["baseline"], head.get("strongest_baseline")
+    line = (f"{head['metric']}: this run {_fmt(head['measured'])} vs paper {_fmt(head['published'])} "
+            f"({'comparable' if head['comparable'] else 'different data'}); {base['method']} "
+            f"{_fmt(base['measured'])}")
+    if strongest:
+        line += f"; beats {strongest['method']} ({_fmt(strongest['measured'])}): " + "; ".join(
+            f"{metric} {verdict_text(entry)}" for metric, entry in strongest["verdicts"].items())
+    return line

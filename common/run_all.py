@@ -124,9 +124,20 @@ def _seconds(value):
 
 
 def _beats(head):
-    simplest = head.get("simplest_baseline") or {"method": head["baseline"]["method"]}
-    verdict = {True: "yes", False: "**no**", None: "–"}[head.get("beats_baseline")]
-    return f"{verdict} (vs {simplest['method']})"
+    """The verdicts against the strongest cheap baseline: 'yes'/'**no**'/'not
+    distinguishable' with the mean gain and its 95% interval, per metric."""
+    from common.report import verdict_text
+
+    strongest = head.get("strongest_baseline")
+    if not strongest:
+        return "–"
+    parts = []
+    for metric, entry in strongest["verdicts"].items():
+        text = verdict_text(entry)
+        if entry.get("verdict") == "no":
+            text = "**no**" + text[2:]
+        parts.append(f"{metric}: {text}")
+    return f"vs {strongest['method']} ({_fmt(strongest['measured'])}): " + "; ".join(parts)
 
 
 def _dataset_label(metrics):
@@ -138,7 +149,8 @@ def _dataset_label(metrics):
 
 def summary_table(records):
     header = ("| paper | task | data (this run) | headline metric | paper | this run | "
-              "gain over baseline: paper / this run | beats the simplest baseline | train time | parameters |")
+              "gain over the paper's baseline: paper / this run | beats the strongest cheap baseline "
+              "(paired over test images) | train time | parameters |")
     lines = [header, "|---" * 10 + "|"]
     for record in records:
         metrics = record.get("metrics")

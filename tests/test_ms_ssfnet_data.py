@@ -122,6 +122,6 @@ def test_cli_train_then_evaluate_smoke(tmp_path):
         assert all(np.isfinite(v) for v in row["values"].values())
     ours = result["parameters"]["paper_profile"]["MS-SSFNet (ours)"]
     assert ours["trainable"] + ours["non_trainable"] == 853_502
-    assert isinstance(result["beats_baseline"], bool)
-    assert result["headline"]["simplest_baseline"]["method"] == "Bicubic"
+    assert result["beats_baseline"] in (True, False, None)  # None: not distinguishable
+    assert result["headline"]["strongest_baseline"]["method"] in ("Bicubic", "SSF-CNN")
     assert (out / "comparison.md").is_file() and (out / "COMPLETE").is_file()

@@ -144,6 +144,6 @@ def test_cli_train_then_evaluate_on_the_smoke_profile(tmp_path, monkeypatch):
     rows = {row["method"]: row["values"] for table in metrics["tables"] for row in table["rows"]}
     assert set(rows) >= {E.METHOD, E.branch_row(1), E.branch_row(4), baselines.LINREG_NAME}
     assert all(np.isfinite(v) for values in rows.values() for v in values.values())
-    assert isinstance(metrics["beats_baseline"], bool)
+    assert metrics["beats_baseline"] in (True, False, None)  # None: not distinguishable
     assert metrics["parameters"]["paper_profile"]["generator"]["trainable"] == 30_684_511
     assert (out / "comparison.md").is_file() and (out / "COMPLETE").is_file()

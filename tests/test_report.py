@@ -3,6 +3,7 @@
 import json
 import argparse
 
+import numpy as np
 import pytest
 
 from common.cli import Run
@@ -49,13 +50,12 @@ def test_gap_to_baseline_by_hand():
     # (4 - 3) / 4 = 25 % better in the paper; (2.5 - 2) / 2.5 = 20 % in this run.
     assert summary["baseline"]["published_gap_percent"] == pytest.approx(25.0)
     assert summary["baseline"]["measured_gap_percent"] == pytest.approx(20.0)
-    assert summary["beats_baseline"] is True
+    assert summary["beats_baseline"] is None and summary["strongest_baseline"] is None  # no cheap baselines named
     assert summary["comparable"] is False
 
 
 def test_worse_than_baseline_is_reported():
     summary = headline_summary(PUBLISHED, _measured(ours=3.0, bicubic=2.0))
-    assert summary["beats_baseline"] is False
     assert summary["baseline"]["measured_gap_percent"] == pytest.approx(-50.0)
 
 
@@ -93,7 +93,7 @@ def test_write_results_writes_both_files(tmp_path):
     run = Run(paper="toy", args=args, folder=tmp_path)
     write_results(run, PUBLISHED, _measured())
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["seed"] == 3 and metrics["beats_baseline"] is True
+    assert metrics["seed"] == 3 and metrics["beats_baseline"] is None  # no per-image values given
     assert (tmp_path / "comparison.md").read_text().startswith("# toy")
 
 
@@ -106,24 +106,79 @@ def test_unmeasured_tables_are_listed_not_tabulated():
     assert "- t2: Table 2 per image (CAVE, 7 test scenes)" in text
 
 
-def test_simplest_baseline_measured_by_the_kit_decides_beats_baseline():
+# ----------------------------------------------------------------------------- verdicts
+def _per_image(values):
+    """A ``per_image_values`` over {(method, metric): {image: value}}."""
+    return lambda measured, table, method, metric: values.get((method, metric))
+
+
+def test_the_strongest_cheap_baseline_is_the_one_to_beat():
     published = json.loads(json.dumps(PUBLISHED))
-    published["simplest_baseline"] = {"table": "t1", "method": "Linear regression (kit)"}
+    published["cheap_baselines"] = {"table": "t1", "methods": ["Bicubic", "Linear regression (kit)"]}
     measured = _measured(ours=2.0, bicubic=2.5)
     measured["tables"][0]["rows"].append({"method": "Linear regression (kit)", "values": {"RMSE": 1.5}})
-    summary = headline_summary(published, measured)
-    assert summary["beats_baseline"] is False  # 2.0 is worse than the linear regression's 1.5
-    assert summary["simplest_baseline"] == {"method": "Linear regression (kit)", "measured": 1.5}
-    assert summary["baseline"]["measured_gap_percent"] == pytest.approx(20.0)  # still vs Bicubic
+    per_image = _per_image({("Ours", "RMSE"): {"a": 2.1, "b": 1.9, "c": 2.0},
+                            ("Linear regression (kit)", "RMSE"): {"a": 1.6, "b": 1.4, "c": 1.5}})
+    summary = headline_summary(published, measured, per_image)
+    strongest = summary["strongest_baseline"]
+    assert strongest["method"] == "Linear regression (kit)" and strongest["measured"] == 1.5  # not Bicubic
+    verdict = strongest["verdicts"]["RMSE"]
+    assert verdict["verdict"] == "no" and summary["beats_baseline"] is False  # worse on every image
+    assert verdict["mean_difference"] == pytest.approx(-0.5) and verdict["better_on"] == 0
+    assert summary["baseline"]["measured_gap_percent"] == pytest.approx(20.0)  # the paper's baseline: Bicubic
 
 
-def test_headline_line_names_both_baselines():
+def test_paired_verdicts_yes_no_and_not_distinguishable():
+    from common.report import paired_verdict
+
+    base = {f"i{k}": 10.0 for k in range(6)}
+    better = {f"i{k}": 10.0 - d for k, d in enumerate([0.5, 0.2, 0.4, 0.3, 0.6, 0.1])}
+    mixed = {f"i{k}": 10.0 - d for k, d in enumerate([0.5, -0.6, 0.4, -0.3, 0.2, -0.2])}
+    assert paired_verdict(better, base, lower_is_better=True)["verdict"] == "yes"
+    assert paired_verdict(better, base, lower_is_better=False)["verdict"] == "no"  # e.g. PSNR went down
+    assert paired_verdict(mixed, base, lower_is_better=True)["verdict"] == "not distinguishable"
+    one = paired_verdict({"a": 1.0}, {"a": 2.0}, lower_is_better=True)
+    assert one["verdict"] == "not distinguishable" and one["n_images"] == 1
+    # Images present for one method only do not count.
+    assert paired_verdict({**better, "extra": 0.0}, base, True)["n_images"] == 6
+    assert paired_verdict({}, base, True) is None
+
+
+def test_bootstrap_interval_matches_the_normal_theory_interval_for_many_images():
+    """For many images the percentile-bootstrap interval of a mean approaches
+    mean +- 1.96 s / sqrt(n) (central limit theorem), computed here by hand."""
+    from common.report import paired_verdict
+
+    rng = np.random.default_rng(0)
+    diffs = rng.normal(0.3, 1.0, 400)
+    verdict = paired_verdict({str(i): -d for i, d in enumerate(diffs)}, {str(i): 0.0 for i in range(400)}, True)
+    half = 1.96 * diffs.std(ddof=1) / np.sqrt(len(diffs))
+    low, high = verdict["interval"]
+    assert verdict["mean_difference"] == pytest.approx(diffs.mean())
+    assert low == pytest.approx(diffs.mean() - half, abs=0.15 * half)
+    assert high == pytest.approx(diffs.mean() + half, abs=0.15 * half)
+    assert verdict["verdict"] == "yes"
+
+
+def test_secondary_metric_gets_its_own_verdict_in_its_direction():
     published = json.loads(json.dumps(PUBLISHED))
-    published["simplest_baseline"] = {"table": "t1", "method": "Bicubic"}
-    line = headline_summary(published, _measured(ours=2.0, bicubic=2.5))
+    published["cheap_baselines"] = {"table": "t1", "methods": ["Bicubic"]}
+    published["secondary_metrics"] = ["PSNR"]
+    per_image = _per_image({("Ours", "RMSE"): {"a": 2.0, "b": 2.1}, ("Bicubic", "RMSE"): {"a": 2.5, "b": 2.6},
+                            ("Ours", "PSNR"): {"a": 30.0, "b": 31.0}, ("Bicubic", "PSNR"): {"a": 31.0, "b": 32.0}})
+    summary = headline_summary(published, _measured(ours=2.0, bicubic=2.5), per_image)
+    verdicts = summary["strongest_baseline"]["verdicts"]
+    assert verdicts["RMSE"]["verdict"] == "yes" and summary["beats_baseline"] is True
+    assert verdicts["PSNR"]["verdict"] == "no"  # higher PSNR is better: 1 dB worse on both images
+
+
+def test_headline_line_names_the_verdicts():
     from common.report import headline_line
 
-    assert headline_line(line) == (
-        "RMSE: this run 2.0000 vs paper 3.0000 (different data); Bicubic 2.5000; "
-        "beats Bicubic (2.5000): yes"
-    )
+    published = json.loads(json.dumps(PUBLISHED))
+    published["cheap_baselines"] = {"table": "t1", "methods": ["Bicubic"]}
+    per_image = _per_image({("Ours", "RMSE"): {"a": 2.0, "b": 2.0}, ("Bicubic", "RMSE"): {"a": 2.5, "b": 2.5}})
+    line = headline_line(headline_summary(published, _measured(ours=2.0, bicubic=2.5), per_image))
+    assert line.startswith("RMSE: this run 2.0000 vs paper 3.0000 (different data); Bicubic 2.5000; "
+                           "beats Bicubic (2.5000): RMSE yes (mean gain +0.5")
+    assert "better on 2/2 images" in line

@@ -24,6 +24,11 @@ def _metrics(comparable=False):
             "metric": "RMSE", "scale": "0-255", "published": 1.5, "published_dataset": "CAVE",
             "measured": 2.25, "comparable": comparable, "beats_baseline": True,
             "baseline": {"method": "Bicubic", "published_gap_percent": 25.0, "measured_gap_percent": 10.0},
+            "strongest_baseline": {"method": "Linear", "measured": 2.5, "candidates": {"Linear": 2.5},
+                                   "verdicts": {"RMSE": {"verdict": "yes", "mean_difference": 0.25,
+                                                         "interval": [0.1, 0.4], "n_images": 4, "better_on": 4},
+                                                "SAM": {"verdict": "no", "mean_difference": -1.0,
+                                                        "interval": [-1.5, -0.5], "n_images": 4, "better_on": 0}}},
         },
     }
 
@@ -37,7 +42,8 @@ def test_failed_paper_is_reported_and_others_kept(tmp_path):
     report = run_all.build_report([failed, ok], _args(), 1.0)
     assert "**failed**" in report and "no_such_paper" in report
     assert "| toy | toy | synthetic | RMSE (0-255) | 1.5000 (CAVE) | 2.2500 † |" in report
-    assert "25.0 % / 10.0 % vs Bicubic | yes (vs Bicubic)" in report
+    assert ("25.0 % / 10.0 % vs Bicubic | vs Linear (2.5000): RMSE: yes (mean gain +0.25, 95% CI [+0.1, +0.4], "
+            "better on 4/4 images); SAM: **no** (mean gain -1") in report
     assert "1,000 (paper: 5,000)" in report
     assert "![curves](toy/figures/curves.png)" in report
     assert "\n## toy\n" in report and "\n## no_such_paper\n" in report

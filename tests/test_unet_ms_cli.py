@@ -60,7 +60,7 @@ def test_cli_train_then_evaluate(tmp_path):
     assert {"Ours (multi-scale U-Net)", "Spline interpolation"} <= methods
     assert set(table["rows"][0]["values"]) == {"RMSE1", "RMSE2", "rRMSE1", "rRMSE2", "SAM"}
     assert metrics["parameters"]["paper_profile"]["unet_ms"]["trainable"] == 26_686_592
-    assert isinstance(metrics["beats_baseline"], bool)
+    assert metrics["beats_baseline"] in (True, False, None)  # None: not distinguishable
     assert (out / "comparison.md").is_file() and (out / "COMPLETE").is_file()
 
 
