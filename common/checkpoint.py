@@ -25,9 +25,11 @@ checkpoint cannot be read (a disk error, a file truncated by hand) the previous 
 used and the reason is printed.
 """
 
+import errno
 import json
 import random
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +112,21 @@ def save(directory, model, epochs_done, history, callbacks, stopped=False):
     directory = Path(directory)
     final = directory / f"{PREFIX}{epochs_done:06d}"
     partial = directory / f"{final.name}.partial"
+    try:
+        _write(partial, final, model, epochs_done, history, callbacks, stopped)
+    except OSError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        full = " (the disk is full)" if error.errno == errno.ENOSPC else ""
+        kept = _epoch_folders(directory)
+        raise KitError(f"{directory}: cannot write the checkpoint of epoch {epochs_done}: "
+                       f"{error.strerror or error}{full}; "
+                       + (f"the last completed checkpoint {kept[0].name} is kept, rerun the command to resume"
+                          if kept else "no earlier checkpoint exists")) from None
+    for old in _epoch_folders(directory)[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(partial, final, model, epochs_done, history, callbacks, stopped):
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     model.save_weights(partial / "model.weights.h5")
@@ -129,8 +146,6 @@ def save(directory, model, epochs_done, history, callbacks, stopped=False):
     atomic_write_text(partial / "state.json", json.dumps(state, default=_plain) + "\n")
     shutil.rmtree(final, ignore_errors=True)  # an epoch rerun after a restore
     partial.rename(final)
-    for old in _epoch_folders(directory)[KEEP:]:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _load(folder, model):
@@ -163,7 +178,7 @@ def restore(directory, model, stage=print):
     for folder in folders:
         try:
             state = _load(folder, model)
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
             problems.append(f"{folder}: {error}")
             stage(f"checkpoint {folder} cannot be read ({error}); trying the previous one")
             continue

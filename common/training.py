@@ -55,15 +55,16 @@ def jit_compile_setting(value, run_eagerly=False):
     return True if keras.backend.backend() == "jax" else value
 
 
-def load_weights(model, folder, name, paper):
+def load_weights(model, folder, name, paper=None):
     """Load ``<folder>/<name>.weights.h5``, which a finished ``fit`` left there (its
     ``<name>.done`` beside it); ``KitError`` naming the file when it is missing or
     unreadable."""
     folder = Path(folder)
     weights = folder / f"{name}.weights.h5"
     if not (folder / f"{name}.done").is_file() or not weights.is_file():
-        raise KitError(f"{folder}: no trained {name} here; run `python -m papers.{paper} train` with the "
-                       "same arguments first (or pass its folder with --out)")
+        command = f"`python -m papers.{paper} train`" if paper else "the training"
+        raise KitError(f"{folder}: no trained {name} here; run {command} with the same arguments first "
+                       "(or pass its folder with --out)")
     try:
         model.load_weights(weights)
     except (OSError, ValueError, KeyError) as error:
@@ -189,7 +190,7 @@ def fit(
     log_path = run_dir / f"{name}_log.csv"
 
     if done_marker.is_file() and weights_path.is_file():
-        model.load_weights(weights_path)
+        load_weights(model, run_dir, name)
         return read_log(log_path)
 
     resume_dir = run_dir / f"{name}_resume"
@@ -224,15 +225,20 @@ def fit(
             verbose=verbose,
         )
     if guard.where is not None:
-        raise KitError(
-            f"training of {name} diverged at {guard.where}; the last completed epoch is kept in "
-            f"{resume_dir} (lower the learning rate or enable gradient clipping)"
-        )
+        kept = checkpoint._epoch_folders(resume_dir)
+        where = (f"the last completed epoch ({kept[0].name}) is kept in {resume_dir}" if kept
+                 else "no epoch had completed, so nothing was kept")
+        raise KitError(f"training of {name} diverged at {guard.where}; {where} (lower the learning rate "
+                       "or enable gradient clipping)")
 
-    with atomic_path(weights_path) as tmp:
-        model.save_weights(tmp)
-    if save_keras:
-        save_model_atomic(model, run_dir / f"{name}.keras")
-    atomic_write_text(done_marker, f"{epochs}\n")
+    try:
+        with atomic_path(weights_path) as tmp:
+            model.save_weights(tmp)
+        if save_keras:
+            save_model_atomic(model, run_dir / f"{name}.keras")
+        atomic_write_text(done_marker, f"{epochs}\n")
+    except OSError as error:
+        raise KitError(f"{run_dir}: cannot write the trained {name} ({error.strerror or error}); its last "
+                       "checkpoint is kept, rerun the command once there is room") from None
     shutil.rmtree(resume_dir, ignore_errors=True)
     return read_log(log_path)

@@ -121,3 +121,50 @@ def test_learning_rate_and_plateau_counter_survive_a_resume(tmp_path):
     # By hand: epoch 0 improves on inf (wait 0); wait 1 after epoch 1, 2 after epoch 2 ->
     # halved to 0.025; wait 1 after epoch 3, 2 after epoch 4 -> halved to 0.0125.
     assert float(resumed.optimizer.learning_rate) == pytest.approx(0.0125)
+
+
+def test_divergence_in_the_first_epoch_says_nothing_was_kept(tmp_path):
+    x, y = _data()
+    with pytest.raises(KitError, match="no epoch had completed, so nothing was kept") as error:
+        fit(_model(lr=1e10), (x, y * 1e30), epochs=3, run_dir=tmp_path, verbose=0)
+    assert "is kept in" not in str(error.value)
+
+
+def test_truncated_seed_states_fall_back_to_the_previous_checkpoint(tmp_path, capsys):
+    x, y = _interrupted_run(tmp_path, 3)
+    rng = tmp_path / "model_resume" / "epoch-000003" / "rng.npz"
+    data = rng.read_bytes()
+    rng.write_bytes(data[: len(data) // 2])  # a zip cut short
+    fit(_model(), (x, y), epochs=5, run_dir=tmp_path, verbose=1)
+    out = capsys.readouterr().out
+    assert "epoch-000003 cannot be read" in out and "resuming after epoch 2" in out
+
+
+def test_a_full_disk_is_one_clear_error_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    x, y = _interrupted_run(tmp_path, 2)
+    model = _model()
+    real = model.save_weights
+
+    def full(path, *args, **kwargs):
+        if "epoch-000003" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(model, "save_weights", full)
+    with pytest.raises(KitError, match=r"cannot write the checkpoint of epoch 3: No space left on device "
+                                       r"\(the disk is full\); the last completed checkpoint epoch-000002 is kept"):
+        fit(model, (x, y), epochs=5, run_dir=tmp_path, verbose=0)
+    left = sorted(p.name for p in (tmp_path / "model_resume").iterdir())
+    assert left == ["epoch-000001", "epoch-000002"]  # no .partial left behind
+
+
+def test_a_finished_network_with_truncated_weights_is_one_clear_error(tmp_path):
+    x, y = _data()
+    fit(_model(), (x, y), epochs=1, run_dir=tmp_path, verbose=0)
+    weights = tmp_path / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:64])
+    with pytest.raises(KitError, match=r"model.weights.h5: cannot read the trained weights .*delete it and "
+                                       r"model.done"):
+        fit(_model(), (x, y), epochs=1, run_dir=tmp_path, verbose=0)
