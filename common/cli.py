@@ -510,6 +510,7 @@ def _run_paper(paper, args, config, run):
     if args.command == "evaluate":
         networks, facts = paper.load_trained(run, config), run.read_facts()
     else:
+        data.check(run.stage)
         networks, facts = paper.train(run, config, data)
         run.write_facts(facts)
         if args.command == "train":

@@ -1,13 +1,18 @@
 """The figures every paper's report shows, written as PNGs (atomically).
 
 - training curves from the CSV logs of ``common.training.fit``;
-- spectra at a few pixels, truth against reconstruction;
-- maps of the mean absolute error over bands and of the spectral angle (degrees);
-- sRGB renders of the truth and the reconstruction (``data_prep.render.display_srgb``).
+- spectra at a few pixels, truth against the reconstruction and, where the run gives
+  one, the strongest cheap baseline at the same pixels;
+- maps of the mean absolute error over bands and of the spectral angle (degrees), for
+  the method and the baseline on one colour scale;
+- sRGB renders of the truth, the reconstruction and the baseline side by side, with one
+  exposure (``data_prep.render.display_srgb``), so a reader sees which one kept the
+  scene's colours.
 
 Matplotlib runs headless (Agg); nothing here opens a window.
 """
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -59,12 +64,17 @@ def pick_pixels(truth, count=4, seed=0):
     return [np.unravel_index(int(p), brightness.shape) for p in picks[:count]]
 
 
-def plot_spectra(truth, pred, wavelengths, png, pixels=None, title="Spectra: truth vs reconstruction"):
+def plot_spectra(truth, pred, wavelengths, png, pixels=None, title="Spectra: truth vs reconstruction",
+                 baseline=None):
+    """Spectra at ``pixels`` (default ``pick_pixels``): truth, reconstruction and, with
+    ``baseline=(name, cube)``, the baseline at the same pixels."""
     pixels = pixels or pick_pixels(truth)
     fig, axes = plt.subplots(1, len(pixels), figsize=(3.3 * len(pixels), 2.8), squeeze=False)
     for axis, (row, col) in zip(axes[0], pixels):
         axis.plot(wavelengths, truth[row, col], "k-", label="truth")
         axis.plot(wavelengths, pred[row, col], "r--", label="reconstruction")
+        if baseline is not None:
+            axis.plot(wavelengths, baseline[1][row, col], "b:", label=baseline[0])
         axis.set_title(f"pixel ({row}, {col})", fontsize=9)
         axis.set_xlabel("wavelength (nm)")
     axes[0][0].legend(fontsize=7)
@@ -72,25 +82,31 @@ def plot_spectra(truth, pred, wavelengths, png, pixels=None, title="Spectra: tru
     return _save(fig, png)
 
 
-def plot_error_maps(truth, pred, png, scale=255.0, title="Errors"):
-    """Mean absolute error over bands (on a 0-``scale`` range) and the spectral-angle map."""
-    error = np.abs(truth.astype(np.float64) - pred).mean(axis=-1) * scale
-    angle = sam_map(truth, pred)  # NaN (blank) where a spectrum is all zero
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
-    shown = axes[0].imshow(error, cmap="magma")
-    axes[0].set_title(f"mean |error| over bands (0-{scale:g})")
-    fig.colorbar(shown, ax=axes[0], fraction=0.046)
-    shown = axes[1].imshow(angle, cmap="viridis")
-    axes[1].set_title("spectral angle (degrees)")
-    fig.colorbar(shown, ax=axes[1], fraction=0.046)
-    for axis in axes:
+def plot_error_maps(truth, pred, png, scale=255.0, title="Errors", baseline=None):
+    """Mean absolute error over bands (on a 0-``scale`` range) and the spectral-angle map
+    of the reconstruction, and of ``baseline=(name, cube)`` below it on the same scales."""
+    rows = [("reconstruction", pred)] + ([baseline] if baseline is not None else [])
+    errors = [np.abs(truth.astype(np.float64) - cube).mean(axis=-1) * scale for _, cube in rows]
+    angles = [sam_map(truth, cube) for _, cube in rows]  # NaN (blank) where a spectrum is all zero
+    error_max = max(float(np.nanmax(e)) for e in errors) or 1.0
+    angle_max = max(float(np.nanmax(a)) if np.isfinite(a).any() else 0.0 for a in angles) or 1.0
+    fig, axes = plt.subplots(len(rows), 2, figsize=(8.5, 3.6 * len(rows)), squeeze=False)
+    for (label, _), error, angle, (left, right) in zip(rows, errors, angles, axes):
+        shown = left.imshow(error, cmap="magma", vmin=0, vmax=error_max)
+        left.set_title(f"{label}: mean |error| over bands (0-{scale:g})", fontsize=9)
+        fig.colorbar(shown, ax=left, fraction=0.046)
+        shown = right.imshow(angle, cmap="viridis", vmin=0, vmax=angle_max)
+        right.set_title(f"{label}: spectral angle (degrees)", fontsize=9)
+        fig.colorbar(shown, ax=right, fraction=0.046)
+    for axis in axes.ravel():
         axis.axis("off")
-    fig.suptitle(title, y=1.03)
+    fig.suptitle(title, y=1.01)
     return _save(fig, png)
 
 
-def plot_renders(truth, pred, wavelengths, png, inputs=None, title="sRGB renders"):
-    """sRGB of the truth and the reconstruction (and of an RGB input when given)."""
+def plot_renders(truth, pred, wavelengths, png, inputs=None, title="sRGB renders", baseline=None):
+    """sRGB of the truth, the reconstruction and ``baseline=(name, cube)`` (and of an RGB
+    input when given), side by side with one exposure."""
     from data_prep.render import cube_to_xyz, display_srgb
 
     # One exposure for both, set by the truth, so a brightness error stays visible.
@@ -102,22 +118,28 @@ def plot_renders(truth, pred, wavelengths, png, inputs=None, title="sRGB renders
         ("truth", display_srgb(truth, wavelengths, peak=peak)),
         ("reconstruction", display_srgb(pred, wavelengths, peak=peak)),
     ]
+    if baseline is not None:
+        panels.append((baseline[0], display_srgb(baseline[1], wavelengths, peak=peak)))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4))
     for axis, (label, image) in zip(np.atleast_1d(axes), panels):
         axis.imshow(np.clip(image, 0, 1))
-        axis.set_title(label)
+        axis.set_title(textwrap.fill(label, 30), fontsize=9)
         axis.axis("off")
     fig.suptitle(title, y=1.03)
     return _save(fig, png)
 
 
-def standard_figures(run_dir, truth, pred, wavelengths, logs, inputs=None, prefix=""):
-    """The four standard figures of a run; returns their paths relative to ``run_dir``."""
+def standard_figures(run_dir, truth, pred, wavelengths, logs, inputs=None, prefix="", baseline=None):
+    """The four standard figures of a run; returns their paths relative to ``run_dir``.
+    ``baseline=(name, cube)``: the strongest cheap baseline's reconstruction of the same
+    image, shown beside the method's in the spectra, error maps and renders."""
     run_dir = Path(run_dir)
+    folder = run_dir / "figures"
+    logs = {label: path for label, path in logs.items() if Path(path).is_file()}
     paths = [
-        plot_training_curves(logs, run_dir / "figures" / f"{prefix}training_curves.png"),
-        plot_spectra(truth, pred, wavelengths, run_dir / "figures" / f"{prefix}spectra.png"),
-        plot_error_maps(truth, pred, run_dir / "figures" / f"{prefix}error_maps.png"),
-        plot_renders(truth, pred, wavelengths, run_dir / "figures" / f"{prefix}renders.png", inputs=inputs),
+        plot_training_curves(logs, folder / f"{prefix}training_curves.png"),
+        plot_spectra(truth, pred, wavelengths, folder / f"{prefix}spectra.png", baseline=baseline),
+        plot_error_maps(truth, pred, folder / f"{prefix}error_maps.png", baseline=baseline),
+        plot_renders(truth, pred, wavelengths, folder / f"{prefix}renders.png", inputs=inputs, baseline=baseline),
     ]
     return [str(p.relative_to(run_dir)) for p in paths]

@@ -53,10 +53,26 @@ class Data:
     datasets: list
     splits: dict = field(default_factory=dict)
     parts: dict = field(default_factory=dict)
+    #: [(dataset, image names)] read once by ``check`` before training: by default the
+    #: first dataset's validation and test images (training reads its own images first).
+    to_check: list = None
 
     @property
     def dataset(self):
         return self.datasets[0]
+
+    def check(self, stage=print):
+        """Read every image of ``to_check`` once, so that a broken test image stops the run
+        before training, not after it (one ``KitError`` naming the file)."""
+        to_check = self.to_check
+        if to_check is None:
+            to_check = [(self.dataset, list(self.splits.get("val", [])) + list(self.splits.get("test", [])))]
+        count = sum(len(names) for _, names in to_check)
+        if count:
+            stage(f"checking the {count} validation and test image(s) before training")
+        for dataset, names in to_check:
+            for name in names:
+                dataset.load(name)
 
 
 @dataclass

@@ -113,3 +113,23 @@ def test_the_rows_cover_every_environment_variable_the_kit_reads():
     covered = {key for case in ROWS.values() for key in case.env}
     assert read - covered <= {"KIT_CPU_DEVICES", "KIT_JAX_CACHE"}, read - covered
 
+
+
+def test_a_broken_test_image_stops_the_run_before_training(tmp_path, monkeypatch, capsys):
+    from tests.test_unet_ms_cli import _write_fake_ntire2018
+
+    root = tmp_path / "ntire2018"
+    names = ["BGU_HS_00001", "BGU_HS_00002", "BGU_HS_00257", "BGU_HS_00259", "BGU_HS_00261",
+             "BGU_HS_00263", "BGU_HS_00265"]
+    _write_fake_ntire2018(root, names)
+    broken = next(root.rglob("BGU_HS_00263.mat"))
+    broken.write_bytes(broken.read_bytes()[:300])  # truncated
+    out = tmp_path / "run"
+    code = run_entry_point("unet_ms", ["reproduce", "--profile", "smoke", "--data", f"ntire2018={root}",
+                                       "--out", str(out)], monkeypatch)
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert code == 2 and len(lines) == 1 and "BGU_HS_00263.mat" in lines[0], captured.err
+    assert "checking the 5 validation and test image(s)" in captured.out
+    assert "training unet_ms" not in captured.out  # stopped before any training
+    assert not out.exists()
