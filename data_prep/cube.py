@@ -38,6 +38,10 @@ class HSCube:
         rgb: optional float32 (H, W, 3) in [0, 1] shipped with the dataset (e.g. the
             NTIRE "clean" PNG), not computed by the kit.
         mask: optional bool (H, W), True where pixels are valid (e.g. Harvard ``lbl``).
+        bit_depth: bits per stored sample when the source is an integer image (16 for
+            CAVE's 16-bit PNG bands, 8 for its 8-bit scene 'watercolors'), else None.
+            A reproduction that quantises like the source (``data_prep.degrade``) or
+            uses the n-bit PSNR peak reads it here.
     """
 
     data: np.ndarray
@@ -47,6 +51,7 @@ class HSCube:
     source_peak: float = 1.0
     rgb: np.ndarray = None
     mask: np.ndarray = None
+    bit_depth: int = None
 
     def __post_init__(self):
         where = self.source or self.name
@@ -71,6 +76,11 @@ class HSCube:
         if not (np.isfinite(self.source_peak) and self.source_peak > 0):
             raise KitError(f"{where}: source_peak must be a positive number, got {self.source_peak}")
         self.source_peak = float(self.source_peak)
+
+        if self.bit_depth is not None:
+            if int(self.bit_depth) != self.bit_depth or not 1 <= self.bit_depth <= 32:
+                raise KitError(f"{where}: bit_depth must be an integer 1-32 or None, got {self.bit_depth!r}")
+            self.bit_depth = int(self.bit_depth)
 
         height, width = self.data.shape[:2]
         if self.rgb is not None:

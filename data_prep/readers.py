@@ -22,10 +22,12 @@ stem, or the CAVE scene. RGB files are matched to cubes by name anywhere under t
         NTIRE2020_Train_Clean/ARAD_HS_0001_clean.png ...
         NTIRE2020_Train_RealWorld/ARAD_HS_0001_RealWorld.jpg ...
         NTIRE2020_Validation_Spectral/ARAD_HS_0451.mat ...  (+ _Clean, _RealWorld)
-    cave/        (Yasuma et al., "complete_ms_data")
+    cave/        (Yasuma et al., "complete_ms_data", 32 scenes of 512 x 512)
         balloons_ms/balloons_ms_01.png ... balloons_ms_31.png   16-bit greyscale
-        (some copies nest one level more: balloons_ms/balloons_ms/balloons_ms_01.png;
-         the scene name is 'balloons'; the *_RGB.bmp files are not used)
+        (the download nests one level more: balloons_ms/balloons_ms/balloons_ms_01.png;
+         the scene name is 'balloons'; the *_RGB.bmp and Thumbs.db files are not used.
+         Every band of 'watercolors' is an 8-bit RGBA PNG with R = G = B and alpha 255:
+         8-bit greyscale, RGB or RGBA bands whose colour channels agree are read too.)
     harvard/     (Chakrabarti and Zickler, CVPR 2011)
         CZ_hsdb/img1.mat ... (50 daylight)  CZ_hsdbi/imga1.mat ... (27 indoor)
         MATLAB v5: 'ref' (1040 x 1392 x 31, 420-720 nm), 'lbl' (valid-pixel mask)
@@ -35,9 +37,11 @@ stem, or the CAVE scene. RGB files are matched to cubes by name anywhere under t
 Value scales (``HSCube.source_peak``): ICVL and NTIRE 2018 'rad' are 12-bit camera
 counts, divided by 4095 (as unet_ms's released code); NTIRE 2020 'cube' is stored in
 about [0, 1] (the organisers project it with a response summing to 255), 1.0; CAVE PNGs
-are 16-bit, 65535; Harvard 'ref' is stored as floating point with no documented absolute
-scale and is kept as stored, 1.0; the NUS files carry no documented scale, so each
-image is divided by its own maximum. ``open_dataset(..., peak=...)`` overrides this.
+are divided by their n-bit peak, 65535 for 16-bit scenes and 255 for 8-bit ones, and the
+cube records the bit depth (``HSCube.bit_depth``; ``describe()`` lists it); Harvard
+'ref' is stored as floating point with no documented absolute scale and is kept as
+stored, 1.0; the NUS files carry no documented scale, so each image is divided by its
+own maximum. ``open_dataset(..., peak=...)`` overrides this.
 
 Wavelengths: the file's 'bands' variable when present, else 400-700 nm in 10 nm steps;
 Harvard is 420-720 nm (it has no 'bands' variable, and it is not relabelled).
@@ -45,15 +49,25 @@ Harvard is 420-720 nm (it has no 'bands' variable, and it is not relabelled).
 MATLAB v7.3 files are HDF5, and h5py sees MATLAB's column-major arrays with their axes
 reversed: a MATLAB H x W x C array arrives as C x W x H and is transposed back.
 
+PNG files are checked before they are decoded (``png_info``, ``read_png``): a file that
+ends before its IEND chunk, a header declaring more pixels than ``MAX_PNG_PIXELS`` or
+than its compressed data can hold, a failed CRC, or a data stream with fewer rows than
+the header declares (Pillow would read the missing rows as zeros) is a KitError naming
+the file. A CAVE scene's 31 headers are compared before any band is decoded: one bit
+depth, one size, a kind of PNG a band can be.
+
 NUS variable names are not documented with the data; the reader accepts the first of
 ``NUS_CUBE_KEYS`` present in the file for the cube and of ``NUS_WAVELENGTH_KEYS`` for
 the band centres, and says which keys it found when none matches.
 """
 
 import collections
+import dataclasses
+import io
 import os
 import re
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -201,25 +215,189 @@ def _make_cube(array, path, key, peak, wavelengths=None, default_wavelengths=Non
 
 # ----------------------------------------------------------------------------- PNG / JPEG
 
-def png_header(path):
-    """(bit depth, colour type) from a PNG's IHDR chunk; KitError if it is not a PNG."""
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_PNG_PIXELS = 4096 * 4096
+"""Largest width x height the kit decodes from one PNG (CAVE bands are 512 x 512, NTIRE
+RGB images 482 x 512); a larger declared size is refused before anything is allocated."""
+DEFLATE_MAX_RATIO = 1032
+"""Deflate cannot compress better than 1032:1 (one 258-byte match in two bits), so a PNG
+whose header declares more pixel bytes than 1032 x its compressed data cannot hold them."""
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+PNG_COLOUR_NAMES = {0: "greyscale", 2: "RGB", 3: "palette", 4: "greyscale+alpha", 6: "RGBA"}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+@dataclasses.dataclass(frozen=True)
+class PngInfo:
+    """What a PNG's chunks declare, found without decoding its pixels (``png_info``)."""
+
+    path: Path
+    width: int
+    height: int
+    bit_depth: int
+    colour_type: int
+    interlace: int
+    idat_bytes: int  # compressed image data, all IDAT chunks together
+
+    @property
+    def kind(self):
+        """E.g. '16-bit greyscale', '8-bit RGBA'."""
+        return f"{self.bit_depth}-bit {PNG_COLOUR_NAMES.get(self.colour_type, f'colour type {self.colour_type}')}"
+
+    @property
+    def row_bytes(self):
+        """Bytes of one filtered row (filter byte included) of the non-interlaced image."""
+        return 1 + (self.width * _PNG_CHANNELS[self.colour_type] * self.bit_depth + 7) // 8
+
+    @property
+    def raw_bytes(self):
+        """Length of the decompressed image data the header declares (filter bytes included)."""
+        bits = _PNG_CHANNELS[self.colour_type] * self.bit_depth
+        if not self.interlace:
+            return self.height * self.row_bytes
+        total = 0
+        for x0, y0, dx, dy in _ADAM7:
+            w, h = (self.width - x0 + dx - 1) // dx, (self.height - y0 + dy - 1) // dy
+            total += h * (1 + (w * bits + 7) // 8) if w > 0 and h > 0 else 0
+        return total
+
+
+def _corrupt_png(path, detail):
+    return KitError(f"{path}: cannot read the PNG ({detail}); the file may be truncated or corrupt")
+
+
+def png_info(path, max_pixels=MAX_PNG_PIXELS):
+    """The IHDR fields and the compressed data size of a PNG, from its chunk headers only
+    (nothing is decompressed or allocated).
+
+    KitError naming the file if it is not a PNG, if it ends before its IEND chunk, if the
+    header is invalid, if it declares more than ``max_pixels`` pixels, or if its compressed
+    data are too short for the declared size even at deflate's best ratio (a header
+    declaring 3000 x 3000 in a file of a few hundred bytes).
+    """
     _check_file(path, "PNG")
     try:
+        size = os.path.getsize(path)
         with open(path, "rb") as handle:
-            head = handle.read(29)
+            if handle.read(8) != PNG_SIGNATURE:
+                raise KitError(f"{path}: not a PNG file (or truncated)")
+            header, idat, position = None, 0, 8
+            while True:
+                head = handle.read(8)
+                if len(head) < 8:
+                    if header is None:
+                        raise KitError(f"{path}: not a PNG file (or truncated)")
+                    raise _corrupt_png(path, f"the file ends after {position} bytes, before its IEND chunk")
+                length, kind = struct.unpack(">I4s", head)
+                end = position + 8 + length + 4
+                if end > size:
+                    name = kind.decode("latin-1") if kind.isalpha() else repr(kind)
+                    raise _corrupt_png(path, f"the file ends inside its {name} chunk, {end - size} bytes short")
+                if header is None:
+                    if kind != b"IHDR" or length != 13:
+                        raise KitError(f"{path}: not a PNG file (no IHDR chunk first)")
+                    header = struct.unpack(">IIBBBBB", handle.read(13))
+                    handle.seek(4, os.SEEK_CUR)
+                else:
+                    if kind == b"IDAT":
+                        idat += length
+                    elif kind == b"IEND":
+                        break
+                    handle.seek(length + 4, os.SEEK_CUR)
+                position = end
+    except KitError:
+        raise
     except OSError as error:
         raise _unreadable(path, "PNG", error) from None
-    if len(head) < 29 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise KitError(f"{path}: not a PNG file (or truncated)")
-    bit_depth, colour_type = struct.unpack(">BB", head[24:26])
-    return bit_depth, colour_type
+    width, height, bit_depth, colour_type, _, _, interlace = header
+    if colour_type not in _PNG_DEPTHS or bit_depth not in _PNG_DEPTHS[colour_type] or interlace > 1:
+        raise _corrupt_png(path, f"invalid header: bit depth {bit_depth}, colour type {colour_type}, "
+                                 f"interlace {interlace}")
+    if width < 1 or height < 1:
+        raise _corrupt_png(path, f"its header declares an empty {width}x{height} image")
+    if width * height > max_pixels:
+        raise KitError(f"{path}: the PNG header declares {width}x{height} pixels, more than the "
+                       f"{max_pixels} the kit reads from one image; the header is probably wrong")
+    info = PngInfo(Path(path), width, height, bit_depth, colour_type, interlace, idat)
+    if info.raw_bytes > DEFLATE_MAX_RATIO * idat:
+        raise _corrupt_png(
+            path, f"its header declares {width}x{height} pixels ({info.raw_bytes} bytes of rows) but "
+                  f"it holds only {idat} bytes of compressed image data, too few for that size")
+    return info
 
 
-def _decode(path, what):
+def png_header(path):
+    """(bit depth, colour type) from a PNG's IHDR chunk; KitError if it is not a PNG."""
+    info = png_info(path)
+    return info.bit_depth, info.colour_type
+
+
+def _png_pixels(info, data):
+    """Check the image data of PNG bytes ``data`` against ``info``: CRCs of IHDR and IDAT,
+    and a zlib stream that holds exactly the rows the header declares (Pillow reads a
+    stream that stops early as complete, the missing rows as zeros)."""
+    path, position, stream = info.path, 8, []
+    while True:
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        if kind in (b"IHDR", b"IDAT"):
+            crc = struct.unpack(">I", data[position + 8 + length:position + 12 + length])[0]
+            if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
+                raise _corrupt_png(path, f"its {kind.decode()} chunk at byte {position} fails its CRC check")
+            if kind == b"IDAT":
+                stream.append(body)
+        if kind == b"IEND":
+            break
+        position += 12 + length
+    expected = info.raw_bytes
+    inflate = zlib.decompressobj()
+    try:
+        pixels = inflate.decompress(b"".join(stream), expected + 1)
+    except zlib.error as error:
+        raise _corrupt_png(path, f"its compressed image data are invalid: {error}") from None
+    if len(pixels) < expected:
+        if info.interlace:
+            held = f"{len(pixels)} of the {expected} bytes of interlaced image data"
+        else:
+            held = f"{len(pixels) // info.row_bytes} of the {info.height} rows"
+        raise _corrupt_png(path, f"its image data hold {held} its header declares "
+                                 f"({info.width}x{info.height})")
+    if len(pixels) > expected or inflate.unconsumed_tail:
+        raise _corrupt_png(path, f"its image data hold more than the {info.width}x{info.height} "
+                                 "pixels its header declares")
+
+
+def read_png(path, max_pixels=MAX_PNG_PIXELS):
+    """(array, PngInfo) of a PNG, its structure checked before decoding (``png_info``,
+    then CRCs and the number of rows in the data stream). The array is as Pillow decodes
+    it: (H, W) for greyscale, (H, W, channels) otherwise; uint16 for 16-bit greyscale."""
+    array, _, info = _read_png(path, max_pixels)
+    return array, info
+
+
+def _read_png(path, max_pixels=MAX_PNG_PIXELS):
+    """(array, Pillow mode, PngInfo): ``read_png``."""
+    info = png_info(path, max_pixels)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise _unreadable(path, "PNG", error) from None
+    _png_pixels(info, data)
+    array, mode = _decode(io.BytesIO(data), "PNG", path)
+    expected = (info.height, info.width)
+    if array.shape[:2] != expected:
+        raise _corrupt_png(path, f"decoded {array.shape[:2]} pixels, header declares {expected}")
+    return array, mode, info
+
+
+def _decode(source, what, path=None):
     from PIL import Image
 
+    path = source if path is None else path
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             image.load()
             return np.asarray(image), image.mode
     except Exception as error:  # Pillow raises OSError, ValueError, SyntaxError, ...
@@ -227,25 +405,74 @@ def _decode(path, what):
 
 
 def read_png16(path):
-    """A 16-bit greyscale PNG (one CAVE band) as uint16 (H, W)."""
-    bit_depth, colour_type = png_header(path)
-    if bit_depth != 16:
-        raise KitError(f"{path}: {bit_depth}-bit PNG, expected a 16-bit band image")
-    if colour_type != 0:
-        raise KitError(f"{path}: PNG colour type {colour_type}, expected greyscale (0)")
-    array, _ = _decode(path, "PNG")
+    """A 16-bit greyscale PNG as uint16 (H, W)."""
+    info = png_info(path)
+    if info.bit_depth != 16:
+        raise KitError(f"{path}: {info.bit_depth}-bit PNG, expected a 16-bit band image")
+    if info.colour_type != 0:
+        raise KitError(f"{path}: PNG colour type {info.colour_type}, expected greyscale (0)")
+    array, _ = read_png(path)
     return array.astype(np.uint16)
+
+
+CAVE_BAND_KINDS = {(16, 0), (8, 0), (8, 2), (8, 4), (8, 6)}
+"""(bit depth, colour type) of the PNGs accepted as CAVE bands: 16-bit greyscale (31 of
+the 32 scenes) and 8-bit greyscale, RGB or RGBA whose colour channels agree (every band
+of 'watercolors' is 8-bit RGBA with R = G = B and alpha 255). Pillow reduces 16-bit
+colour PNGs to 8 bits, so those are refused rather than read wrongly."""
+
+
+def _check_cave_kind(info):
+    if (info.bit_depth, info.colour_type) not in CAVE_BAND_KINDS:
+        raise KitError(
+            f"{info.path}: {info.kind} PNG, expected a 16-bit greyscale band image (or 8-bit "
+            "greyscale/RGB/RGBA with equal colour channels)")
+
+
+def read_cave_band(path, info=None):
+    """One CAVE band PNG as (H, W) uint16 or uint8, and its ``PngInfo``.
+
+    16-bit greyscale is returned as stored; 8-bit colour bands must be grey (R = G = B at
+    every pixel) and opaque (alpha 255), and their first channel is returned. Anything
+    else is one KitError naming the file and the problem.
+    """
+    info = png_info(path) if info is None else info
+    _check_cave_kind(info)
+    array, _ = read_png(path)
+    if info.bit_depth == 16:
+        return array.astype(np.uint16), info
+    array = np.asarray(array, dtype=np.uint8)
+    if array.ndim == 2:
+        return array, info
+    colours = 3 if info.colour_type in (2, 6) else 1
+    if colours == 3:
+        differ = (array[..., 1] != array[..., 0]) | (array[..., 2] != array[..., 0])
+        if differ.any():
+            row, col = (int(i[0]) for i in np.nonzero(differ))
+            r, g, b = (int(v) for v in array[row, col, :3])
+            raise KitError(
+                f"{path}: {info.kind} band whose colour channels differ at {int(differ.sum())} of "
+                f"{differ.size} pixels (first at row {row}, column {col}: R={r}, G={g}, B={b}); a "
+                "CAVE band is grey (R = G = B)")
+    if info.colour_type in (4, 6):
+        alpha = array[..., -1]
+        if (alpha != 255).any():
+            raise KitError(
+                f"{path}: {info.kind} band is not opaque: alpha below 255 at {int((alpha != 255).sum())} "
+                f"of {alpha.size} pixels (minimum {int(alpha.min())}); a CAVE band has no transparency")
+    return np.ascontiguousarray(array[..., 0]), info
 
 
 def read_rgb8(path):
     """An 8-bit RGB PNG or JPEG (NTIRE's provided RGB) as float32 (H, W, 3) in [0, 1]."""
     if str(path).lower().endswith(".png"):
-        bit_depth, _ = png_header(path)
-        if bit_depth != 8:
-            raise KitError(f"{path}: {bit_depth}-bit PNG, expected an 8-bit RGB image")
+        info = png_info(path)
+        if info.bit_depth != 8:
+            raise KitError(f"{path}: {info.bit_depth}-bit PNG, expected an 8-bit RGB image")
+        array, mode, _ = _read_png(path)
     else:
         _check_file(path, "JPEG")
-    array, mode = _decode(path, "image")
+        array, mode = _decode(path, "image")
     if mode != "RGB":
         raise KitError(f"{path}: image mode {mode}, expected 8-bit RGB")
     return array.astype(np.float32) / 255.0
@@ -256,7 +483,8 @@ def read_rgb8(path):
 class HSDataset:
     """A dataset on disk: sorted image ``names``, ``load(name) -> HSCube``, ``describe()``.
 
-    Files are found when the dataset is opened and read only by ``load``.
+    Files are found when the dataset is opened and read only by ``load`` (``describe``
+    may read headers: ``summary`` is a text, or a function giving it on first use).
     """
 
     def __init__(self, name, root, files, loader, summary):
@@ -294,7 +522,12 @@ class HSDataset:
 
     def describe(self):
         groups = collections.Counter(self.group(n) for n in self.names)
-        where = ", ".join(f"{g or '.'}: {c}" for g, c in sorted(groups.items()))
+        if len(groups) > 6 and set(groups.values()) == {1}:  # e.g. CAVE: one folder a scene
+            where = "one folder each"
+        else:
+            where = ", ".join(f"{g or '.'}: {c}" for g, c in sorted(groups.items()))
+        if callable(self._summary):  # e.g. CAVE's bit depths, read from the PNG headers
+            self._summary = self._summary()
         return f"{self.name}: {len(self)} image(s) under {self.root} ({where}); {self._summary}"
 
     def __repr__(self):
@@ -360,12 +593,24 @@ def _open_ntire(name, title, key, default_peak, root, peak=None, rgb="clean"):
 
 
 _CAVE_BAND = re.compile(r"^(?P<scene>.+)_(?P<band>\d\d)\.png$", re.IGNORECASE)
+_CAVE_RGB = re.compile(r"^(?P<scene>.+)_RGB\.bmp$", re.IGNORECASE)
 
 
 def _cave_scenes(root):
-    """scene name -> folder, for folders holding '<folder>_NN.png' files."""
+    """scene name -> (folder, {band: path}), for folders holding '<folder>_NN.png' files.
+
+    A folder '<scene>_ms' holding only its '<scene>_RGB.bmp' (a download whose band PNGs
+    are missing) is a scene without bands, so that loading it says what is missing; the
+    RGB image itself is not read.
+    """
     bands = collections.defaultdict(dict)
-    for path in _walk(root, (".png",)):
+    rgb_only = []
+    for path in _walk(root, (".png", ".bmp")):
+        if path.suffix.lower() == ".bmp":
+            match = _CAVE_RGB.match(path.name)
+            if match and f"{match['scene']}_ms".lower() == path.parent.name.lower():
+                rgb_only.append(path.parent)
+            continue
         match = _CAVE_BAND.match(path.name)
         if match and match["scene"].lower() == path.parent.name.lower():
             bands[path.parent][int(match["band"])] = path
@@ -375,35 +620,89 @@ def _cave_scenes(root):
         if name in scenes:
             raise KitError(f"{folder}: CAVE scene {name!r} found twice (also {scenes[name][0]})")
         scenes[name] = (folder, files)
-    return scenes
+    for folder in rgb_only:
+        name = re.sub(r"_ms$", "", folder.name, flags=re.IGNORECASE)
+        scenes.setdefault(name, (folder, {}))
+    return dict(sorted(scenes.items()))
 
 
-def _load_cave(folder, files, peak):
+def _odd_one_out(values):
+    """The most common value (ties: the first band's) of {band: value}."""
+    counts = collections.Counter(values.values())
+    first = values[min(values)]
+    best = max(counts.values())
+    return first if counts[first] == best else next(v for v, c in counts.items() if c == best)
+
+
+def _cave_headers(folder, files):
+    """{band: PngInfo} of a complete scene, checked against each other before any band
+    is decoded: same bit depth, same size, a kind of PNG a CAVE band can be."""
     missing = [b for b in range(1, EXPECTED_BANDS + 1) if b not in files]
     extra = sorted(set(files) - set(range(1, EXPECTED_BANDS + 1)))
     if missing or extra:
         raise KitError(
             f"{folder}: CAVE scene has bands {sorted(files)}, expected 01..{EXPECTED_BANDS:02d}"
             + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else ""))
-    planes = []
-    for band in range(1, EXPECTED_BANDS + 1):
-        plane = read_png16(files[band])
-        if planes and plane.shape != planes[0].shape:
-            raise KitError(f"{files[band]}: band is {plane.shape}, band 01 is {planes[0].shape}")
-        planes.append(plane)
-    return _make_cube(np.stack(planes, axis=-1), folder, "PNG bands", peak)
+    infos = {band: png_info(files[band]) for band in range(1, EXPECTED_BANDS + 1)}
+    depths = {band: info.bit_depth for band, info in infos.items()}
+    depth = _odd_one_out(depths)
+    for band, info in infos.items():
+        if info.bit_depth != depth:
+            others = sum(d == depth for d in depths.values())
+            raise KitError(
+                f"{info.path}: {info.bit_depth}-bit PNG, expected a {depth}-bit band image like "
+                f"{others} other band(s) of the scene (one scene's bands share one bit depth)")
+        _check_cave_kind(info)
+    sizes = {band: (info.height, info.width) for band, info in infos.items()}
+    size = _odd_one_out(sizes)
+    for band, info in infos.items():
+        if sizes[band] != size:
+            others = sum(s == size for s in sizes.values())
+            raise KitError(
+                f"{info.path}: band is {info.height}x{info.width} pixels, {others} other band(s) of "
+                f"the scene are {size[0]}x{size[1]}")
+    return infos
+
+
+def _load_cave(folder, files, peak):
+    infos = _cave_headers(folder, files)
+    depth = infos[1].bit_depth
+    height, width = infos[1].height, infos[1].width
+    stored = np.empty((height, width, EXPECTED_BANDS), np.uint16 if depth == 16 else np.uint8)
+    for band, info in infos.items():
+        stored[..., band - 1], _ = read_cave_band(files[band], info)
+    peak = float(2 ** depth - 1) if peak is None else peak
+    return _make_cube(stored, folder, "PNG bands", peak, bit_depth=depth)
+
+
+def _cave_summary(scenes, peak):
+    """describe()'s text: each scene's PNG kind from the band headers (read when asked)."""
+    kinds = collections.defaultdict(list)
+    for name, (folder, files) in scenes.items():
+        try:
+            infos = _cave_headers(folder, files)
+            kind = " + ".join(sorted({i.kind for i in infos.values()}))
+            depth = infos[1].bit_depth
+            scale = _peak_text(float(2 ** depth - 1) if peak is None else peak)
+            kinds[f"{kind} {scale}"].append(name)
+        except KitError:
+            kinds["incomplete or inconsistent, see load()"].append(name)
+    parts = []
+    for kind, names in sorted(kinds.items(), key=lambda item: -len(item[1])):
+        listed = f" ({', '.join(names)})" if len(names) <= 3 and len(kinds) > 1 else ""
+        parts.append(f"{len(names)} scene(s) {kind}{listed}")
+    return f"PNG bands: {'; '.join(parts)}; 31 bands 400-700 nm"
 
 
 def _open_cave(root, peak=None):
     root = _check_root(root, "CAVE")
-    peak = 65535.0 if peak is None else peak
     scenes = _cave_scenes(root)
     if not scenes:
         raise KitError(f"{root}: no CAVE scene folders '<scene>_ms/<scene>_ms_01.png' found")
     files = {name: folder for name, (folder, _) in scenes.items()}
     bands = {folder: paths for folder, paths in scenes.values()}
     return HSDataset("cave", root, files, lambda folder: _load_cave(folder, bands[folder], peak),
-                     f"16-bit PNG {_peak_text(peak)}, 31 bands 400-700 nm")
+                     lambda: _cave_summary(scenes, peak))
 
 
 def _load_harvard(path, peak):

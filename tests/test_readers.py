@@ -126,8 +126,9 @@ def test_cave_png_scenes_flat_nested_and_macos_junk(tmp_path):
     np.testing.assert_allclose(dataset.load("balloons").data, balloons / 65535.0, rtol=1e-6)
     cube = dataset.load("face")
     np.testing.assert_allclose(cube.data, face / 65535.0, rtol=1e-6)
-    assert cube.source_peak == 65535.0 and cube.name == "face"
+    assert cube.source_peak == 65535.0 and cube.name == "face" and cube.bit_depth == 16
     np.testing.assert_array_equal(cube.wavelengths, DEFAULT_WAVELENGTHS)
+    assert "2 scene(s) 16-bit greyscale / 65535" in dataset.describe()
 
 
 def test_harvard_v5_ref_lbl_and_its_420_720_grid(tmp_path):
@@ -245,9 +246,14 @@ def test_truncated_and_corrupt_files(tmp_path):
 
 
 def test_png_of_the_wrong_bit_depth(tmp_path):
-    write_cave_scene(tmp_path, "toy", 1, bit16=False)
+    values = write_cave_scene(tmp_path, "toy", 1, bit16=False)  # an 8-bit scene is valid: / 255
+    cube = readers.open_dataset("cave", tmp_path).load("toy")
+    assert cube.bit_depth == 8 and cube.source_peak == 255.0
+    np.testing.assert_allclose(cube.data, (values // 257) / 255.0, rtol=1e-6)
     band = tmp_path / "toy_ms" / "toy_ms_01.png"
-    assert "8-bit" in _raises_naming(band, lambda: readers.open_dataset("cave", tmp_path).load("toy"))
+    write_png(band, np.zeros((H, W), bool))  # 1-bit
+    message = _raises_naming(band, lambda: readers.open_dataset("cave", tmp_path).load("toy"))
+    assert "1-bit PNG, expected a 8-bit band image like 30 other band(s)" in message
     write_mat73(tmp_path / "n" / "ARAD_HS_0002.mat", cube=np.zeros((H, W, 31)))
     rgb16 = tmp_path / "n" / "ARAD_HS_0002_clean.png"
     write_png(rgb16, np.zeros((H, W), np.uint16))
