@@ -124,3 +124,53 @@ def test_accepts_hscube_and_rejects_bad_arguments():
         degrade.downsample(np.ones((8, 8)), 2, sigma=0)
     with pytest.raises(KitError):
         degrade.bicubic_resize(np.ones((2, 2, 2, 2)), (4, 4))
+
+
+# ----------------------------------------------------------------------------- drcnn_sam's CAVE options
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_corner_phase_is_scipy_blur_then_every_scale_th_pixel_from_the_first(scale):
+    """MATLAB blurred(1:s:end, 1:s:end): LR pixel i is the blurred HR pixel s * i."""
+    hr = np.random.default_rng(scale).random((26, 21, 2))
+    blurred = ndimage.gaussian_filter(hr, (3, 3, 0), mode="reflect", truncate=4.0)
+    lr = blurred[::scale, ::scale]
+    np.testing.assert_allclose(degrade.downsample(hr, scale, sigma=3.0, phase="corner"),
+                               lr[: 26 // scale, : 21 // scale], atol=1e-6)
+    expected = degrade.bicubic_resize(lr, (26, 21), scale=scale)
+    np.testing.assert_allclose(degrade.degrade_sr(hr, scale, phase="corner"), expected, atol=1e-6)
+    sized = degrade.bicubic_resize(lr, (26, 21))  # imresize(lr, [H W])
+    np.testing.assert_allclose(degrade.degrade_sr(hr, scale, phase="corner", upsample="size"), sized, atol=1e-6)
+
+
+def test_the_defaults_are_the_centre_phase_and_the_factor_mapping():
+    hr = _smooth_image((25, 20, 3), seed=9)
+    for scale in (2, 3):
+        default = degrade.degrade_sr(hr, scale)
+        np.testing.assert_array_equal(default, degrade.degrade_sr(hr, scale, 3.0, "centre", "factor", None))
+        assert np.abs(default - degrade.degrade_sr(hr, scale, phase="corner")).max() > 1e-3
+    # 'size' and 'factor' differ only when a side is not a multiple of the scale
+    square = hr[:24, :20]
+    np.testing.assert_allclose(degrade.degrade_sr(square, 4, upsample="size"), degrade.degrade_sr(square, 4), atol=1e-7)
+    assert np.abs(degrade.degrade_sr(hr, 3, upsample="size") - degrade.degrade_sr(hr, 3)).max() > 1e-3
+
+
+def test_quantise_is_matlab_im2uint8_of_16bit_values():
+    values = np.arange(65536, dtype=np.int64)
+    expected = (2 * values * 255 + 65535) // (2 * 65535)  # round(v / 257), integers only
+    got = degrade.quantise((values / 65535.0).reshape(256, 256), 8)
+    np.testing.assert_array_equal(np.rint(got.ravel() * 255).astype(np.int64), expected)
+    np.testing.assert_allclose(degrade.quantise(np.array([[-0.2, 0.5 / 255, 1.3]]), 8) * 255, [[0, 1, 255]], atol=1e-4)
+    hr = _smooth_image((12, 12, 2), seed=4)
+    out = degrade.degrade_sr(hr, 2, bits=8)
+    np.testing.assert_array_equal(out, degrade.quantise(degrade.degrade_sr(hr, 2), 8))
+    assert np.allclose(out * 255, np.rint(out * 255), atol=1e-4)
+
+
+def test_degrade_options_reject_bad_values():
+    for kwargs in ({"phase": "middle"}, {"upsample": "both"}, {"bits": 0}, {"bits": 2.5}):
+        with pytest.raises(KitError):
+            degrade.degrade_sr(np.ones((8, 8)), 2, **kwargs)
+    with pytest.raises(KitError, match="phase"):
+        degrade.downsample(np.ones((8, 8)), 2, phase="left")
+    with pytest.raises(KitError, match="bits"):
+        degrade.quantise(np.ones((2, 2)), None)
