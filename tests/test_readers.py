@@ -1,4 +1,4 @@
-"""Readers on tiny files written in each dataset's real format, the bad cases, and splits."""
+"""Readers on tiny files written in each dataset's real format, and the bad cases."""
 
 import os
 import sys
@@ -12,7 +12,7 @@ from PIL import Image
 from scipy import io as sio
 
 from common.io import KitError
-from data_prep import readers, splits
+from data_prep import readers
 from data_prep.cube import DEFAULT_WAVELENGTHS, HARVARD_WAVELENGTHS
 
 H, W = 5, 7  # H != W so that a missed transpose cannot pass
@@ -338,87 +338,3 @@ def test_find_dataset_under_a_common_root(tmp_path):
     (tmp_path / "icvl").mkdir()
     _raises_naming(tmp_path / "icvl", lambda: readers.find_dataset("icvl", tmp_path))
     _raises_naming(tmp_path / "none", lambda: readers.find_dataset("icvl", tmp_path / "none"))
-
-
-# ----------------------------------------------------------------------------- splits
-
-class _Names:
-    def __init__(self, name, names, groups=None):
-        self.name, self.names, self.root = name, sorted(names), Path("/data")
-        self._groups = groups or {}
-
-    def group(self, n):
-        return self._groups.get(n, "")
-
-
-CAVE_SCENES = [
-    "balloons", "beads", "cd", "chart_and_stuffed_toy", "clay", "cloth", "egyptian_statue", "face",
-    "fake_and_real_beers", "fake_and_real_food", "fake_and_real_lemon_slices", "fake_and_real_lemons",
-    "fake_and_real_peppers", "fake_and_real_strawberries", "fake_and_real_sushi", "fake_and_real_tomatoes",
-    "feathers", "flowers", "glass_tiles", "hairs", "jelly_beans", "oil_painting", "paints",
-    "photo_and_face", "pompoms", "real_and_fake_apples", "real_and_fake_peppers", "sponges",
-    "stuffed_toys", "superballs", "thread_spools", "watercolors",
-]
-
-
-def test_named_split_and_drcnn_sam_lists():
-    split = splits.drcnn_sam_split(_Names("cave", CAVE_SCENES))
-    assert len(split["test"]) == 7 and len(split["train"]) == 25
-    assert "face" in split["test"] and not set(split["train"]) & set(split["test"])
-    harvard = [f"img{i}" for i in range(1, 9)] + [f"img{c}{i}" for c in "abcdefh" for i in range(1, 10)]
-    split = splits.drcnn_sam_split(_Names("harvard", harvard))
-    assert split["test"] == sorted(splits.HARVARD_TEST_DRCNN_SAM)
-    train, test = splits.named_split(["BGU_HS_00257", "BGU_HS_00001"], ["bgu-hs-00257"])
-    assert (train, test) == (["BGU_HS_00001"], ["BGU_HS_00257"])
-    with pytest.raises(KitError, match="img1"):
-        splits.named_split(["imga1"], ["img1"])
-
-
-def test_unet_ms_split_trains_on_the_256_training_images():
-    names = [f"BGU_HS_{i:05d}" for i in range(1, 267)]
-    split = splits.unet_ms_split(_Names("ntire2018", names))
-    assert split["test"] == list(splits.UNET_MS_TEST)
-    assert len(split["train"]) == 256 and split["train"][-1] == "BGU_HS_00256"
-
-
-def test_random_split_is_seeded_disjoint_and_order_free():
-    names = [f"n{i:03d}" for i in range(50)]
-    train, test = splits.random_split(names, 10, seed=3)
-    assert len(test) == 10 and sorted(train + test) == names
-    assert splits.random_split(list(reversed(names)), 10, seed=3) == (train, test)
-    assert splits.random_split(names, 10, seed=4)[1] != test
-    with pytest.raises(KitError):
-        splits.random_split(names, 50)
-
-
-def test_icvl_folds_from_list_files(tmp_path):
-    names = [f"scene_{i:03d}" for i in range(7)]
-    fold0, fold1 = tmp_path / "fold0.txt", tmp_path / "fold1.txt"
-    fold0.write_text("# fold 0\nscene_000\nscene_005  # a comment\n\n")
-    fold1.write_text("scene_001\nscene_002\nscene_003\n")
-    folds = splits.icvl_folds(names, fold_files=(fold0, fold1))
-    assert folds[0] == {"train": ["scene_001", "scene_002", "scene_003"], "test": ["scene_000", "scene_005"]}
-    assert folds[1] == {"train": ["scene_000", "scene_005"], "test": ["scene_001", "scene_002", "scene_003"]}
-    _raises_naming(tmp_path / "missing.txt", lambda: splits.icvl_folds(names, fold_files=(tmp_path / "missing.txt", fold1)))
-
-
-def test_ms_ssfnet_splits():
-    daylight = [f"img{i}" for i in range(50)]
-    indoor = [f"imgi{i}" for i in range(27)]
-    groups = {**{n: "CZ_hsdb" for n in daylight}, **{n: "CZ_hsdbi" for n in indoor}}
-    split = splits.ms_ssfnet_split(_Names("harvard", daylight + indoor, groups))
-    assert len(split["train"]) == 40 and len(split["test"]) == 10
-    assert set(split["train"] + split["test"]) == set(daylight)
-    split = splits.ms_ssfnet_split(_Names("icvl", [f"s{i:03d}" for i in range(201)]))
-    assert (len(split["train"]), len(split["test"])) == (71, 30)
-    nus = {**{f"a{i}": "train" for i in range(41)}, **{f"b{i}": "test" for i in range(25)}}
-    split = splits.ms_ssfnet_split(_Names("nus", list(nus), nus))
-    assert split["test"] == sorted(f"b{i}" for i in range(25)) and len(split["train"]) == 41
-
-
-def test_ntire2020_split():
-    names = [f"ARAD_HS_{i:04d}" for i in range(1, 466)]
-    split = splits.ntire2020_split(_Names("ntire2020", names))
-    assert (len(split["train"]), len(split["val"])) == (400, 50)
-    assert split["test"] == list(splits.NTIRE2020_VALIDATION)
-    assert not set(split["train"]) & set(split["val"])
