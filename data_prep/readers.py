@@ -116,12 +116,20 @@ def _walk(root, suffixes):
 
 
 def _by_name(paths, title, name_of=lambda p: p.stem):
-    index = {}
+    """{image name: path}; a name found twice, or two names that differ only in case
+    (``PRK_x`` beside ``prk_x``: one may land in training and the other in the test set),
+    is an error naming both files."""
+    index, folded = {}, {}
     for path in paths:
         name = name_of(path)
         if name in index:
             raise KitError(f"{path}: {title} image {name!r} found twice (also {index[name]})")
+        if name.casefold() in folded:
+            other = folded[name.casefold()]
+            raise KitError(f"{path}: {title} image names {name!r} and {name_of(other)!r} differ only in case "
+                           f"({other}); they are ambiguous, remove or rename one")
         index[name] = path
+        folded[name.casefold()] = path
     return dict(sorted(index.items()))
 
 
@@ -179,6 +187,9 @@ def read_mat(path, names):
 
 def _cube_from_mat(path, key, peak, wavelength_keys=("bands",), default_wavelengths=None):
     found, available = read_mat(path, (key,) + tuple(wavelength_keys))
+    if key not in found and key in available:
+        raise KitError(f"{path}: {key!r} is not a numeric array (an HDF5 group or a MATLAB struct/cell); "
+                       "expected the H x W x bands cube")
     if key not in found:
         raise KitError(f"{path}: no variable {key!r} in the file (found: {', '.join(available) or 'none'})")
     wavelengths = next((found[k] for k in wavelength_keys if k in found), None)
@@ -189,8 +200,13 @@ def _make_cube(array, path, key, peak, wavelengths=None, default_wavelengths=Non
     array = np.asarray(array)
     if array.ndim != 3:
         raise KitError(f"{path}: {key!r} has shape {array.shape}, expected H x W x bands")
+    if np.iscomplexobj(array):
+        raise KitError(f"{path}: {key!r} holds complex numbers; a radiance or reflectance cube is real")
     if not np.issubdtype(array.dtype, np.number):
         raise KitError(f"{path}: {key!r} holds {array.dtype} values, expected numbers")
+    if min(array.shape[:2]) < MIN_SIDE:
+        raise KitError(f"{path}: {key!r} is {array.shape[0]}x{array.shape[1]} pixels, too small to be an image "
+                       f"(at least {MIN_SIDE}x{MIN_SIDE})")
     if array.shape[2] != EXPECTED_BANDS:
         raise KitError(
             f"{path}: {key!r} has {array.shape[2]} bands, expected {EXPECTED_BANDS} "
@@ -198,19 +214,62 @@ def _make_cube(array, path, key, peak, wavelengths=None, default_wavelengths=Non
     finite = np.isfinite(array)
     if not finite.all():
         raise KitError(f"{path}: {key!r} contains {array.size - int(finite.sum())} NaN/Inf value(s)")
+    documented = DEFAULT_WAVELENGTHS if default_wavelengths is None else default_wavelengths
     if wavelengths is not None:
-        wavelengths = np.asarray(wavelengths, dtype=np.float64).ravel()
-        if wavelengths.size != array.shape[2]:
-            raise KitError(f"{path}: {wavelengths.size} band wavelengths for {array.shape[2]} bands")
+        wavelengths = check_wavelengths(path, wavelengths, array.shape[2], documented)
     else:
-        wavelengths = DEFAULT_WAVELENGTHS if default_wavelengths is None else default_wavelengths
+        wavelengths = documented
     if peak == "image_max":
         peak = float(array.max())
         if not peak > 0:
             raise KitError(f"{path}: {key!r} is all zero or negative; it cannot be scaled by its maximum")
     data = array.astype(np.float32) / np.float32(peak)
+    _check_values(path, key, data, peak)
     return HSCube(data=data, wavelengths=wavelengths, name=Path(path).stem, source=str(path),
                   source_peak=peak, **extra)
+
+
+#: Smallest image side the readers accept (a 1 x 1 "scene" is a broken file).
+MIN_SIDE = 4
+#: Band centres are nanometres of the visible / near-infrared range.
+WAVELENGTH_RANGE_NM = (300.0, 2600.0)
+#: Values far outside [0, 1] after dividing by the dataset's nominal peak mean a wrong
+#: scale (e.g. 16-bit counts divided by 255) or a broken file.
+PLAUSIBLE_RANGE = (-0.05, 4.0)
+
+
+def check_wavelengths(path, wavelengths, bands, documented=None, tolerance_nm=2.0):
+    """The band centres of a file as float64 nm: finite, increasing, in nanometres, one per
+    band and, where the dataset documents its grid, on that grid (within ``tolerance_nm``)."""
+    wavelengths = np.asarray(wavelengths, dtype=np.float64).ravel()
+    if wavelengths.size != bands:
+        raise KitError(f"{path}: {wavelengths.size} band wavelengths for {bands} bands")
+    if not np.all(np.isfinite(wavelengths)):
+        raise KitError(f"{path}: the band wavelengths hold NaN or infinite values")
+    low, high = WAVELENGTH_RANGE_NM
+    if wavelengths.max() < 10.0:
+        raise KitError(f"{path}: band wavelengths {wavelengths.min():g}-{wavelengths.max():g} look like "
+                       "micrometres; the kit expects nanometres")
+    if wavelengths.min() < low or wavelengths.max() > high or np.any(np.diff(wavelengths) <= 0):
+        raise KitError(f"{path}: band wavelengths {wavelengths.min():g}-{wavelengths.max():g} nm are not an "
+                       f"increasing grid of nanometres within {low:g}-{high:g}")
+    if documented is not None and len(documented) == bands:
+        off = float(np.max(np.abs(wavelengths - np.asarray(documented, dtype=np.float64))))
+        if off > tolerance_nm:
+            raise KitError(f"{path}: band wavelengths {wavelengths.min():g}-{wavelengths.max():g} nm differ from "
+                           f"this dataset's documented {documented[0]:g}-{documented[-1]:g} nm (by up to "
+                           f"{off:g} nm)")
+    return wavelengths
+
+
+def _check_values(path, key, data, peak):
+    """Refuse a cube that is all zero, or far outside [0, 1] once divided by ``peak``."""
+    low, high = float(data.min()), float(data.max())
+    if not high > 0:
+        raise KitError(f"{path}: {key!r} is all zero (or negative): no image to reconstruct")
+    if low < PLAUSIBLE_RANGE[0] or high > PLAUSIBLE_RANGE[1]:
+        raise KitError(f"{path}: {key!r} divided by its nominal peak {peak:g} spans [{low:.3g}, {high:.3g}], "
+                       f"far outside [0, 1]: a wrong scale (a different bit depth?) or a broken file")
 
 
 # ----------------------------------------------------------------------------- PNG / JPEG
@@ -619,6 +678,10 @@ def _cave_scenes(root):
         name = re.sub(r"_ms$", "", folder.name, flags=re.IGNORECASE)
         if name in scenes:
             raise KitError(f"{folder}: CAVE scene {name!r} found twice (also {scenes[name][0]})")
+        twin = next((other for other in scenes if other.casefold() == name.casefold()), None)
+        if twin is not None:
+            raise KitError(f"{folder}: CAVE scene names {name!r} and {twin!r} differ only in case "
+                           f"({scenes[twin][0]}); they are ambiguous, remove or rename one")
         scenes[name] = (folder, files)
     for folder in rgb_only:
         name = re.sub(r"_ms$", "", folder.name, flags=re.IGNORECASE)

@@ -1,4 +1,4 @@
-"""The bad-input corpus (issue 10): broken files for every reader, broken command lines
+"""The bad-input corpus: broken files for every reader, broken command lines
 for every paper, each ending in one clear error and no output.
 
 Part 1 is a table over (dataset, breakage). Each row starts from a small valid copy of
@@ -304,8 +304,95 @@ def unlisted_rgb_folder(root, dataset):
     return Case(root, folder, r"permission denied", deny_listing=folder)
 
 
+def _rewrite(root, dataset, values, **more):
+    layout = MAT[dataset]
+    path = root / layout.mat
+    path.unlink()
+    layout.write(path, **{layout.key: values}, **{**layout.extra, **more})
+    return path
+
+
+def complex_cube(root, dataset):
+    """h5py and scipy both store complex arrays; the imaginary part must not be dropped silently."""
+    path = _rewrite(root, dataset, cube() + 1j * cube(seed=1))
+    return Case(root, path, rf"'{MAT[dataset].key}' holds complex numbers")
+
+
+def cube_as_a_group(root, dataset):
+    layout = MAT[dataset]
+    path = root / layout.mat
+    path.unlink()
+    with h5py.File(path, "w", userblock_size=512) as handle:
+        handle.create_group(layout.key).create_dataset("data", data=cube().T)
+    return Case(root, path, rf"'{layout.key}' is not a numeric array \(an HDF5 group")
+
+
+def all_zero_cube(root, dataset):
+    path = _rewrite(root, dataset, np.zeros((H, W, BANDS)))
+    return Case(root, path, r"is all zero")
+
+
+def negative_cube(root, dataset):
+    values = cube() * PEAKS[dataset]
+    values[:2] = -2.0 * PEAKS[dataset]  # two rows far below zero
+    path = _rewrite(root, dataset, values)
+    return Case(root, path, r"far outside \[0, 1\]")
+
+
+def cube_far_above_its_peak(root, dataset):
+    """16-bit counts in a dataset whose files hold 12-bit counts (or values on [0, 1])."""
+    path = _rewrite(root, dataset, cube() * PEAKS[dataset] * 16)
+    return Case(root, path, r"far outside \[0, 1\]: a wrong scale")
+
+
+def _bands(root, dataset, bands):
+    key = {"nus": "wavelengths"}.get(dataset, "bands")
+    return _rewrite(root, dataset, cube() * PEAKS[dataset], **{key: np.asarray(bands, dtype=float)[None, :]})
+
+
+def bands_with_nan(root, dataset):
+    bands = np.arange(400.0, 701.0, 10.0)
+    bands[5] = np.nan
+    return Case(root, _bands(root, dataset, bands), r"band wavelengths hold NaN")
+
+
+def bands_in_micrometres(root, dataset):
+    return Case(root, _bands(root, dataset, np.arange(0.4, 0.701, 0.01)), r"look like micrometres")
+
+
+def bands_off_the_documented_grid(root, dataset):
+    return Case(root, _bands(root, dataset, np.arange(420.0, 721.0, 10.0)),
+                r"420-720 nm differ from this dataset's documented 400-700 nm")
+
+
+def names_differing_only_in_case(root, dataset):
+    """PRK_x beside prk_x: one could train and the other test."""
+    if dataset == "cave":
+        twin = root / f"{CAVE_SCENE.upper()}_ms"
+        twin.mkdir()
+        for band in range(1, BANDS + 1):
+            source = cave_band(root, band)
+            (twin / source.name.replace(CAVE_SCENE, CAVE_SCENE.upper())).write_bytes(source.read_bytes())
+        return Case(root, twin, r"differ only in case")
+    original = root / MAT[dataset].mat
+    twin = original.with_name(original.stem.upper() + original.suffix)
+    twin.write_bytes(original.read_bytes())
+    return Case(root, original.parent, r"differ only in case")
+
+
+def one_pixel_scene(root, dataset):
+    for band in range(1, BANDS + 1):
+        write_png(cave_band(root, band), np.full((1, 1), 1000, np.uint16))
+    return Case(root, cave_band(root, 1).parent, r"is 1x1 pixels, too small to be an image")
+
+
+#: The nominal peak each reader divides by (ICVL and NTIRE 2018: 12-bit counts; NTIRE
+#: 2020: about [0, 1]; NUS: each image's maximum, so only a negative cube is implausible).
+PEAKS = {"icvl": 4095.0, "ntire2018": 4095.0, "ntire2020": 1.0, "harvard": 1.0, "nus": 1.0}
 MAT_DATASETS = tuple(MAT)
 NTIRE = ("ntire2018", "ntire2020")
+V73 = ("icvl", "ntire2018", "ntire2020")
+WITH_BANDS = ("icvl", "ntire2018", "ntire2020", "nus")  # the readers read their band centres
 NESTED = ("ntire2018", "ntire2020", "harvard", "nus", "cave")  # the image sits in a subfolder
 TABLE = {
     # breakage: (builder, datasets it applies to, marks)
@@ -331,6 +418,16 @@ TABLE = {
     "unreadable_rgb_folder": (unreadable_rgb_folder, NTIRE, (needs_non_root,)),
     "unlisted_subfolder": (unlisted_subfolder, NESTED, ()),
     "unlisted_rgb_folder": (unlisted_rgb_folder, NTIRE, ()),
+    "complex_cube": (complex_cube, MAT_DATASETS, ()),
+    "cube_as_a_group": (cube_as_a_group, V73, ()),
+    "all_zero_cube": (all_zero_cube, ("icvl", "ntire2018", "ntire2020", "harvard", "nus"), ()),
+    "negative_cube": (negative_cube, ("icvl", "ntire2018", "ntire2020", "harvard"), ()),
+    "cube_far_above_its_peak": (cube_far_above_its_peak, ("icvl", "ntire2018", "ntire2020", "harvard"), ()),
+    "bands_with_nan": (bands_with_nan, WITH_BANDS, ()),
+    "bands_in_micrometres": (bands_in_micrometres, WITH_BANDS, ()),
+    "bands_off_the_documented_grid": (bands_off_the_documented_grid, ("icvl", "ntire2018", "ntire2020"), ()),
+    "names_differing_only_in_case": (names_differing_only_in_case, ("icvl", "cave"), ()),
+    "one_pixel_scene": (one_pixel_scene, ("cave",), ()),
 }
 CORPUS = [pytest.param(dataset, breakage, marks=marks, id=f"{dataset}-{breakage}")
           for breakage, (_, datasets, marks) in TABLE.items() for dataset in datasets]

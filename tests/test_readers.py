@@ -254,7 +254,7 @@ def test_png_of_the_wrong_bit_depth(tmp_path):
     write_png(band, np.zeros((H, W), bool))  # 1-bit
     message = _raises_naming(band, lambda: readers.open_dataset("cave", tmp_path).load("toy"))
     assert "1-bit PNG, expected a 8-bit band image like 30 other band(s)" in message
-    write_mat73(tmp_path / "n" / "ARAD_HS_0002.mat", cube=np.zeros((H, W, 31)))
+    write_mat73(tmp_path / "n" / "ARAD_HS_0002.mat", cube=np.full((H, W, 31), 0.5))
     rgb16 = tmp_path / "n" / "ARAD_HS_0002_clean.png"
     write_png(rgb16, np.zeros((H, W), np.uint16))
     assert "16-bit" in _raises_naming(rgb16, lambda: readers.open_dataset("ntire2020", tmp_path / "n").load("ARAD_HS_0002"))
