@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from common.io import KitError
 from papers.unet_ms import data as D
 from papers.unet_ms.experiment import lr_at_epoch, table2_metrics
 from tests.conftest import paper_command, paper_config
@@ -49,9 +50,17 @@ def test_training_patches_are_aligned_rgb_spectrum_pairs():
 
 def test_cli_train_then_evaluate(tmp_path):
     out = tmp_path / "run"
-    args = ["--profile", "smoke", "--out", str(out), "--seed", "1"]
+    args = ["--profile", "smoke", "--out", str(out), "--seed", "1", "--epochs", "2"]
     assert main(["train", *args]) == 0
     assert (out / "unet_ms.keras").is_file() and (out / "unet_ms_log.csv").is_file()
+    # The learning rate of each epoch is the schedule's (Sec. 4.2 form: lr0 * decay ** (epoch // every)).
+    import csv
+
+    smoke = paper_config("unet_ms", "smoke")["train"]
+    with open(out / "unet_ms_log.csv") as handle:
+        logged = [float(row["learning_rate"]) for row in csv.DictReader(handle)]
+    assert logged == pytest.approx([lr_at_epoch(e, smoke) for e in (0, 1)], rel=1e-6)
+    assert logged[1] == pytest.approx(logged[0] * 0.93, rel=1e-6)
     assert not (out / "COMPLETE").exists()
     assert main(["evaluate", *args]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -103,11 +112,18 @@ def _write_fake_ntire2018(root, names, size=48):
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(png)
 
 
-def test_cli_on_an_ntire2018_tree_uses_the_paper_split_and_names(tmp_path):
+NTIRE_NAMES = ["BGU_HS_00001", "BGU_HS_00002", "BGU_HS_00257", "BGU_HS_00258", "BGU_HS_00259",
+               "BGU_HS_00261", "BGU_HS_00263", "BGU_HS_00265"]
+
+
+def test_cli_on_an_ntire2018_tree_uses_the_paper_split_and_names(tmp_path, monkeypatch):
+    from papers.unet_ms import experiment
+
     root = tmp_path / "ntire2018"
-    names = ["BGU_HS_00001", "BGU_HS_00002", "BGU_HS_00257", "BGU_HS_00258", "BGU_HS_00259",
-             "BGU_HS_00261", "BGU_HS_00263", "BGU_HS_00265"]
-    _write_fake_ntire2018(root, names)
+    _write_fake_ntire2018(root, NTIRE_NAMES)
+    seen = []
+    reconstruct = experiment.reconstruct
+    monkeypatch.setattr(experiment, "reconstruct", lambda model, rgb: seen.append(rgb.shape) or reconstruct(model, rgb))
     out = tmp_path / "run"
     assert main(["reproduce", "--profile", "smoke", "--data", f"ntire2018={root}", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -116,3 +132,16 @@ def test_cli_on_an_ntire2018_tree_uses_the_paper_split_and_names(tmp_path):
     ids = {t["id"] for t in metrics["tables"]}
     assert {"table2", "table2_BGU_00257"} <= ids  # smoke evaluates the first test image
     assert metrics["headline"]["comparable"] is True
+    # The released test protocol: the top-left crop of each 48 x 48 test image goes through
+    # the network (the smoke profile crops 32, the paper profile 1280).
+    assert seen == [(32, 32, 3)]
+
+
+def test_cli_on_an_ntire2018_tree_without_a_png_names_the_image(tmp_path):
+    root = tmp_path / "ntire2018"
+    _write_fake_ntire2018(root, NTIRE_NAMES)
+    (root / "NTIRE2018_Train1_Clean" / "BGU_HS_00002_clean.png").unlink()
+    out = tmp_path / "run"
+    with pytest.raises(KitError, match="BGU_HS_00002_clean.png"):
+        main(["train", "--profile", "smoke", "--data", f"ntire2018={root}", "--out", str(out)])
+    assert not out.exists()  # nothing trained, no run folder left behind

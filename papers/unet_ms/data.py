@@ -6,10 +6,14 @@
   choice (said so in the run's notes). The complete CAVE set is accepted as real data
   the paper did not use (the kit's CAVE split, ``data_prep.splits.cave_split``). Without
   real data: the kit's synthetic scenes (``data_prep.synthetic``), split by scene.
-- RGB input: the dataset's own rendition when it ships one (NTIRE 2018 ``*_clean.png``,
-  as the paper used); otherwise the NTIRE 2020 clean-track response (CIE 1964 10-degree
-  colour matching functions, columns summing to 255), quantised to 8 bits as the
-  challenge PNGs are (``data_prep.render.render_ntire2020_clean``).
+- RGB input: NTIRE 2018's own ``*_clean.png`` renditions (Sec. 4.1: "the corresponding
+  RGB rendition is also provided for each image"; the released ``dataset.py`` reads them).
+  A NTIRE 2018 image without its PNG is an error naming it: the 2018 challenge rendered
+  its RGB with a camera response the kit does not have, so any other rendition would make
+  the run incomparable with Table 2. Datasets that ship no RGB (ICVL, CAVE, the
+  synthetic scenes) are rendered with the NTIRE 2020 clean-track response (CIE 1964
+  10-degree colour matching functions, columns summing to 255), quantised to 8 bits as
+  the challenge PNGs are (``data_prep.render.render_ntire2020_clean``).
 - Scaling (released code): HS / 4095 (the readers' ``source_peak`` for NTIRE 2018 / ICVL
   counts; the synthetic cubes are already on [0, 1]) and RGB / 255, both on [0, 1].
 - Patches (Sec. 4.2): 64 x 64 with stride 40 on the valid grid, RGB and spectra cut at the
@@ -20,6 +24,7 @@
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -50,6 +55,24 @@ def ntire2018_split(dataset):
     return {"train": [n for n in train if _is_training_image(n)], "val": [], "test": test}
 
 
+def check_ntire2018_rgb(dataset, names):
+    """``KitError`` naming the NTIRE 2018 images of ``names`` that have no ``<name>_clean.png``
+    under the dataset's root, before anything is read or trained (``rgb_input`` checks
+    again when an image is loaded)."""
+    root = getattr(dataset, "root", None)
+    if root is None:
+        return
+    pngs = {p.name.lower() for p in Path(root).rglob("*") if p.suffix.lower() == ".png"}
+    missing = [n for n in names if f"{n}_clean.png".lower() not in pngs]
+    if missing:
+        shown = ", ".join(f"{n}_clean.png" for n in missing[:5]) + (f" and {len(missing) - 5} more"
+                                                                       if len(missing) > 5 else "")
+        raise KitError(
+            f"unet_ms: {len(missing)} NTIRE 2018 image(s) under {root} have no RGB rendition: {shown} "
+            "missing. The paper uses the challenge's own PNGs (Sec. 4.1); rendering them with another "
+            "camera response would not be comparable with Table 2: add the PNGs or leave those cubes out")
+
+
 def _is_training_image(name):
     number = splits.trailing_number(name)
     return number is not None and number <= NTIRE2018_LAST_TRAIN
@@ -63,6 +86,7 @@ def make_splits(dataset, seed=0):
                        f"validation / {len(parts['test'])} test")
     if dataset.name == "ntire2018":
         parts = ntire2018_split(dataset)
+        check_ntire2018_rgb(dataset, parts["train"] + parts["test"])
         return parts, (f"NTIRE 2018: {len(parts['train'])} training images, test "
                        + ", ".join(parts["test"]) + " (Sec. 4.1)")
     if dataset.name == "cave":
@@ -87,14 +111,26 @@ def short_label(dataset, parts):
     return f"{dataset.name}, {len(parts['train'])} train / {len(parts['test'])} test images"
 
 
-def rgb_input(cube):
-    """The network input for a cube: its shipped RGB, or the clean-track rendition (8-bit)."""
+def rgb_input(cube, dataset_name=None):
+    """The network input for a cube: its shipped RGB, or the clean-track rendition (8-bit).
+
+    A cube of NTIRE 2018 (``dataset_name == "ntire2018"``) must ship its ``*_clean.png``:
+    ``KitError`` naming the image otherwise.
+    """
     if cube.rgb is not None:
         return np.asarray(cube.rgb, dtype=np.float32)
+    if dataset_name == "ntire2018":
+        raise KitError(
+            f"unet_ms: NTIRE 2018 image {cube.name} has no RGB rendition ({cube.name}_clean.png beside the "
+            "cubes, e.g. in NTIRE2018_Train1_Clean/ or NTIRE2018_Validation_Clean/): the paper uses the "
+            "challenge's own PNGs (Sec. 4.1), and rendering them with another camera response would not be "
+            "comparable with Table 2; add the PNG or leave the image out")
     return render_ntire2020_clean(cube.data, quantize=True)
 
 
 def describe_rgb(dataset):
+    if dataset.name == "ntire2018":
+        return "RGB: the challenge's own *_clean.png renditions (Sec. 4.1)"
     if dataset.name == "synthetic":
         return ("RGB rendered with the NTIRE 2020 clean-track response (CIE 1964 10-degree CMFs, "
                 "columns summing to 255), 8-bit quantised")
@@ -105,7 +141,7 @@ def describe_rgb(dataset):
 def load_pair(dataset, name):
     """(rgb (H, W, 3), spectra (H, W, 31), wavelengths) of one image, both on [0, 1]."""
     cube = dataset.load(name)
-    return rgb_input(cube), cube.data, cube.wavelengths
+    return rgb_input(cube, dataset.name), cube.data, cube.wavelengths
 
 
 def iter_pairs(dataset, names):

@@ -3,15 +3,21 @@
 - ``train``: the U-Net with Adam (lr 5e-5 multiplied by 0.93 every 10 epochs, weight
   decay 1e-6), MSE loss, 100 epochs, batch 128 (Sec. 4.2 and the released code), through
   ``common.training.fit`` (resume, CSV / TensorBoard logs, atomic ``unet_ms.keras``).
-- ``evaluate``: every test image goes through the network whole, in one forward pass
-  (padded to a multiple of 16 and cropped back), and through the baselines; RMSE1, RMSE2,
-  rRMSE1, rRMSE2 and SAM are computed per image on the 0-255 scale (Table 2 conventions,
-  ``common.metrics.yan_*``) and averaged; figures of the first test image.
+- ``evaluate``: the released test protocol (``test.py`` with ``dataset.py`` and
+  ``utilities.py`` of the authors' code): the top-left 1280 x 1280 region of every test
+  image (profile ``eval.crop``; ``None`` = the whole image, padded to a multiple of 16 and
+  cropped back) goes through the network in one forward pass, and through the baselines;
+  truth and prediction are clamped to [0, 1] and scaled to 0-255 for RMSE1, RMSE2, rRMSE1
+  and rRMSE2 (``eval.clamp``), SAM takes them unclamped, as ``utilities.py`` does (Table 2
+  conventions, ``common.metrics.yan_*``); per image, then averaged; figures of the first
+  test image.
 - ``reproduce``: both, then ``metrics.json`` and ``comparison.md`` beside the published
   Table 2 (``common.report``).
 """
 
 import time
+
+import numpy as np
 
 from common import metrics as M
 from common.evaluation import evaluate_images, per_image_markdown, summarize
@@ -26,20 +32,37 @@ METRIC_ORDER = ("RMSE1", "RMSE2", "rRMSE1", "rRMSE2", "SAM")
 
 
 # ----------------------------------------------------------------------------- metrics
-def table2_metrics(scale=255.0):
-    """Table 2's metrics ({name: fn(truth, pred)}) on truth / predictions in [0, 1].
+def table2_metrics(scale=255.0, clamp=True):
+    """Table 2's metrics ({name: fn(truth, pred)}) on truth / predictions on [0, 1].
 
-    RMSE1 and RMSE2 are on the 0-``scale`` range (the paper: 0-255); rRMSE1, rRMSE2 and SAM
-    do not depend on the scale. rRMSE1 leaves truth values equal to zero out of the mean
-    (the printed formula divides by them).
+    As the released ``utilities.py``: with ``clamp``, truth and prediction are clamped to
+    [0, 1] and then multiplied by ``scale`` (``data_range=255.``) for RMSE1
+    (``batch_RMSE``), RMSE2 (``batch_RMSE_G``), rRMSE1 (``batch_rRMSE``) and rRMSE2
+    (``batch_rRMSE_G``); SAM (``batch_SAM``) takes the values unclamped. rRMSE1, rRMSE2 and
+    SAM do not depend on the scale. rRMSE1 leaves truth values equal to zero out of the
+    mean (the printed formula, and ``batch_rRMSE``, divide by them).
     """
+    def prepared(t, p):
+        if clamp:
+            t, p = np.clip(t, 0.0, 1.0), np.clip(p, 0.0, 1.0)
+        return t * scale, p * scale
+
     return {
-        "RMSE1": lambda t, p: M.yan_rmse1(t * scale, p * scale),
-        "RMSE2": lambda t, p: M.yan_rmse2(t * scale, p * scale),
-        "rRMSE1": lambda t, p: M.yan_rrmse1(t, p, zero_policy="exclude"),
-        "rRMSE2": lambda t, p: M.yan_rrmse2(t, p),
+        "RMSE1": lambda t, p: M.yan_rmse1(*prepared(t, p)),
+        "RMSE2": lambda t, p: M.yan_rmse2(*prepared(t, p)),
+        "rRMSE1": lambda t, p: M.yan_rrmse1(*prepared(t, p), zero_policy="exclude"),
+        "rRMSE2": lambda t, p: M.yan_rrmse2(*prepared(t, p)),
         "SAM": lambda t, p: M.sam(t, p, degrees=True, zero_policy="exclude"),
     }
+
+
+def evaluated_region(image, crop):
+    """The part of a test image the released protocol evaluates: its top-left ``crop`` x
+    ``crop`` pixels (``dataset.py``, ``HyperDataset(crop_size=1280, mode='test')``: "crop
+    up left"; a side shorter than ``crop`` stays whole); ``crop=None``: the whole image."""
+    if crop is None:
+        return image
+    return image[: int(crop), : int(crop)]
 
 
 # ----------------------------------------------------------------------------- training
@@ -170,15 +193,19 @@ def evaluate(run, profile, data, networks):
         linreg, n_pixels = fit_linear_regression(dataset, parts, profile, run.seed)
         methods.append(baselines.LINREG_NAME)
 
-    fns = table2_metrics(esettings["metric_scale"])
+    fns = table2_metrics(esettings["metric_scale"], esettings.get("clamp", True))
+    crop = esettings.get("crop")
     rows = {method: [] for method in methods}
     figures = []
     # One image at a time: only the current image's cube and predictions are in memory.
     for index, (name, rgb, hs, wavelengths) in enumerate(D.iter_pairs(dataset, test)):
         shown = D.paper_image_name(name)
+        full_shape = rgb.shape
+        rgb, hs = evaluated_region(rgb, crop), evaluated_region(hs, crop)
         started = time.monotonic()
         predictions = {METHOD: reconstruct(model, rgb)}
-        run.stage(f"test image {shown} ({rgb.shape[0]}x{rgb.shape[1]}): one forward pass "
+        region = "" if rgb.shape == full_shape else f" (top-left {rgb.shape[0]}x{rgb.shape[1]})"
+        run.stage(f"test image {shown} ({full_shape[0]}x{full_shape[1]}{region}): one forward pass "
                   f"in {time.monotonic() - started:.1f}s")
         if baselines.SPLINE_NAME in methods:
             predictions[baselines.SPLINE_NAME] = baselines.spline_interpolation(rgb, wavelengths)

@@ -29,9 +29,17 @@ after the skip concatenation). Along any path this is the same count of dropouts
 Table 1's "dropout after each convolution", except that the encoder skip is dropped after
 the concatenation (with its own mask) and no dropout precedes the final 1x1 convolution.
 
-Weights use He et al.'s normal initialisation (Sec. 4.2), in its original untruncated
-form (``std = sqrt(2 / fan_in)``, as PyTorch's ``kaiming_normal_``); Keras' ``he_normal``
-string would truncate the normal at two standard deviations.
+Initialisation as the released code (``train.py`` applies ``weights_init_kaimingNormal``
+of ``utilities.py`` to the network): every convolution, the 1x1 output included, is
+PyTorch's ``kaiming_normal(a=0.2, mode='fan_in')``, He et al.'s normal for a leaky ReLU of
+slope 0.2 (the paper's "HeNormal initialization", Sec. 4.2): untruncated,
+``std = sqrt(2 / ((1 + 0.2**2) * fan_in))``; Keras' ``he_normal`` string would truncate
+the normal at two standard deviations and assume a slope of 0. Every batch normalisation
+starts with its scale (PyTorch's ``weight``, gamma) drawn from ``nn.init.normal(w, 0,
+0.01)``, whose third argument is the standard deviation: gamma ~ N(0, 0.01**2), i.e.
+std 0.01, not 1; its offset (beta) is 0. With these, the untrained network's output is
+small (standard deviation about 0.01 on [0, 1] RGB at base width 16; with gamma = 1 it
+would be about 1).
 Batch normalisation uses PyTorch's defaults (momentum 0.1, i.e. Keras ``momentum=0.9``,
 epsilon 1e-5) as the released code does.
 
@@ -60,11 +68,28 @@ PAPER_BASE_WIDTH = 64
 BANDS = 31
 
 
-def he_normal():
-    """He et al. (2015) normal initialisation, untruncated: N(0, 2 / fan_in)."""
+#: The negative slope ``a`` of the released ``kaiming_normal(a=0.2, mode='fan_in')``
+#: (``utilities.py``), the slope of the network's leaky ReLUs (Sec. 4.2).
+KAIMING_A = 0.2
+#: Standard deviation of the batch-norm scales at initialisation (released
+#: ``utilities.py``: ``nn.init.normal(m.weight.data, 0, 0.01)``, mean 0, std 0.01).
+BN_GAMMA_STD = 0.01
+
+
+def kaiming_normal(a=KAIMING_A):
+    """PyTorch's ``kaiming_normal(a, mode='fan_in')``, untruncated:
+    N(0, 2 / ((1 + a**2) * fan_in))."""
     return keras.initializers.VarianceScaling(
-        scale=2.0, mode="fan_in", distribution="untruncated_normal"
+        scale=2.0 / (1.0 + a * a), mode="fan_in", distribution="untruncated_normal"
     )
+
+
+def batch_norm(name):
+    """Batch normalisation as released: PyTorch's momentum 0.1 (Keras 0.9) and epsilon
+    1e-5; gamma ~ N(0, 0.01**2), beta = 0 (``weights_init_kaimingNormal``)."""
+    return layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(0.0, BN_GAMMA_STD),
+        beta_initializer="zeros", name=name)
 
 
 def double_conv(x, filters, dropout, name):
@@ -80,10 +105,10 @@ def double_conv(x, filters, dropout, name):
             3,
             padding="same",
             use_bias=False,
-            kernel_initializer=he_normal(),
+            kernel_initializer=kaiming_normal(),
             name=f"{name}_conv{i}",
         )(x)
-        x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn{i}")(x)
+        x = batch_norm(f"{name}_bn{i}")(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_lrelu{i}")(x)
         if i == 1:
             x = layers.SpatialDropout2D(dropout, name=f"{name}_dropout{i}")(x)
@@ -141,7 +166,7 @@ def build_unet_ms(base_width=PAPER_BASE_WIDTH, bands=BANDS, dropout=0.2, in_chan
     # The last layer(s) compute in float32 under --mixed-precision bf16 (a no-op in
     # float32), so the output and the predictions are float32.
     outputs = layers.Conv2D(
-        bands, 1, use_bias=False, kernel_initializer=he_normal(), name="out_conv1x1", dtype="float32"
+        bands, 1, use_bias=False, kernel_initializer=kaiming_normal(), name="out_conv1x1", dtype="float32"
     )(x)
     if output_scale != 1.0:
         outputs = layers.Rescaling(output_scale, name="output_scale", dtype="float32")(outputs)

@@ -59,10 +59,18 @@ class UnetMS(Paper):
                 + (f", at most {dsettings['max_patches']}" if dsettings["max_patches"] else "")
                 + f"); {train['epochs']} epochs of batch {train['batch_size']}, lr "
                 f"{train['learning_rate']:g} x {train['lr_decay']} every {train['lr_decay_epochs']} "
-                f"epoch(s); output x {model['output_scale']:.4g} (paper: 64x64 patches, 100 epochs, "
-                "batch 128, 5e-5 x 0.93 every 10 epochs, no output factor).")
+                "epoch(s)"
+                + (f"; output x {model['output_scale']:.4g}" if model.get("output_scale", 1.0) != 1.0 else "")
+                + " (paper: 64x64 patches, 100 epochs, batch 128, 5e-5 x 0.93 every 10 epochs).")
         elif args.epochs:
             notes.append(f"--epochs {args.epochs} instead of the paper's 100.")
+        evaluation = config["eval"]
+        region = (f"the top-left {evaluation['crop']}x{evaluation['crop']} region of each test image (the whole "
+                  f"image where it is smaller)" if evaluation.get("crop") else
+                  "each whole test image (padded to a multiple of 16), not the released top-left 1280x1280 crop")
+        clamp = ("truth and prediction clamped to [0, 1] before the x255 of RMSE1/RMSE2/rRMSE1/rRMSE2, SAM "
+                 "unclamped" if evaluation.get("clamp", True) else "no clamping (the released code clamps)")
+        notes.append(f"Test protocol of the released test.py / utilities.py: {region} in one forward pass; {clamp}.")
         if data.name != "ntire2018":
             notes.append(
                 f"Data: {data.name}, not the paper's NTIRE 2018 test images: compare the gain "
