@@ -1,7 +1,8 @@
 """rdab_coordconv: importing the authors' released Keras 2 weights.
 
-The file is read from ``<repo>/../shared/weights/`` and never copied into the repository;
-these tests are skipped only when it is absent. They check the import command, that the
+The file is found by ``tests.conftest.rdab_released_weights`` (``$KIT_RDAB_WEIGHTS``, or
+``weights/`` in the repository) and never committed; these tests are skipped only when
+it is absent. They check the import command, that the
 arrays land where the file's own numbers say they belong (shapes, direct reads with
 h5py, BatchNorm statistics), and that the released network reconstructs plausible
 spectra: on a synthetic scene rendered with the NTIRE 2020 clean-track response, its
@@ -70,8 +71,9 @@ def test_every_value_imported_to_the_right_layer(released):
 def test_full_resolution_batch_statistics_match_the_stored_ones(released, scene):
     """The released BatchNorms hold the mean and variance of their inputs on ARAD. On
     clean-track RGB of other scenes, the inputs of the full-resolution BNs must have
-    about those statistics: a wrong coordinate order, activation or layer assignment
-    would shift them by orders of magnitude."""
+    about those statistics: a wrong activation or a badly wrong layer assignment would
+    shift them far. A swapped coordinate order would not (measured: ratios 0.96-1.01);
+    ``test_rdab_coordconv_numpy_forward.py`` catches that one."""
     rgb, _ = scene
     tiles = np.stack([rgb[r : r + 64, c : c + 64] for r in (0, 64) for c in (0, 64)])
     names = [f"l1_rdab1_{p}" for p in ("bn1", "bn2", "bn3", "side_bn")] + ["l1_rdab2_bn2", "l1_rdab2_bn3"]

@@ -37,6 +37,15 @@ released weights load into it (``papers.rdab_coordconv.weights``):
 All convolutions are 'same' padded. The two max-pools need height and width divisible by
 4: use ``common.inference`` (tiles of 64, or padding to a multiple of 4) for other sizes.
 
+Every BatchNormalization uses epsilon 1e-4, as every one of the 45 in the released file's
+model config (Keras' default is 1e-3). The released network's multi-scale branch is
+nearly dead (below), so its final output hardly shows a wrong epsilon, but the branch's
+intermediate activations differ by up to 97 % with 1e-3
+(``tests/test_rdab_coordconv_weights.py`` compares them layer by layer with an
+independent NumPy forward pass of the released file). The file's config also stores
+momentum 0.0 (moving statistics = the last training batch's); the kit keeps Keras'
+0.99 for training (README).
+
 Ablations of Tables 2-3 are parameters: ``use_coordconv=False`` feeds the RGB straight to
 the first convolutions (3 input channels instead of 5); ``use_cbam=False`` drops both
 attention modules and keeps the block's plain residual ``ReLU(BN(f + x + side))``.
@@ -56,6 +65,8 @@ CBAM_RATIO = 8  # channel-attention reduction: hidden units C // 8
 SA_KERNEL = 7  # spatial-attention kernel size
 DROPOUT = 0.2
 MULTIPLE = 4  # height and width must be divisible by 2 ** (number of max-pools)
+#: BatchNormalization epsilon of every BN in the released model file (its model config).
+BN_EPSILON = 1e-4
 # The two convolutions that read the CoordConv output (RGB + 2 coordinate channels).
 COORD_READERS = ("l1_entry", "dense_c1")
 
@@ -68,18 +79,23 @@ def conv(filters, kernel_size, name, activation=None, dtype=None):
     return layers.Conv2D(filters, kernel_size, padding="same", activation=activation, name=name, dtype=dtype)
 
 
+def batch_norm(name):
+    """A BatchNormalization with the released file's epsilon (1e-4)."""
+    return layers.BatchNormalization(epsilon=BN_EPSILON, name=name)
+
+
 def rdab(x, channels, name, use_cbam=True):
     """Residual Dense Attention Block (Sec. 2.2, Fig. 3) on ``x`` with ``channels`` channels."""
     side = conv(channels, 3, f"{name}_side_conv")(x)
-    side = layers.BatchNormalization(name=f"{name}_side_bn")(side)
+    side = batch_norm(f"{name}_side_bn")(side)
     side = layers.ReLU(name=f"{name}_side_relu")(side)
 
     f = x
     for i in (1, 2):
-        f = layers.BatchNormalization(name=f"{name}_bn{i}")(f)
+        f = batch_norm(f"{name}_bn{i}")(f)
         f = layers.ReLU(name=f"{name}_relu{i}")(f)
         f = conv(channels, 3, f"{name}_conv{i}")(f)
-    f = layers.BatchNormalization(name=f"{name}_bn3")(f)
+    f = batch_norm(f"{name}_bn3")(f)
     f = layers.ReLU(name=f"{name}_relu3")(f)
 
     if use_cbam:
@@ -89,7 +105,7 @@ def rdab(x, channels, name, use_cbam=True):
     else:
         terms = [f, x, side]
     out = layers.Add(name=f"{name}_add")(terms)
-    out = layers.BatchNormalization(name=f"{name}_out_bn")(out)
+    out = batch_norm(f"{name}_out_bn")(out)
     return layers.ReLU(name=f"{name}_out_relu")(out)
 
 
