@@ -187,8 +187,12 @@ def test_losses_eq14_and_released():
     pred = truth + np.float32(0.1)
     # Same image: L2 = 0 and SSIM = 1, so eq. 14 gives 0.
     assert float(np.mean(make_loss("l2_ssim")(truth, truth))) == pytest.approx(0.0, abs=1e-5)
-    # A constant offset keeps SSIM's structure term; L2 = 0.01 exactly.
+    # A constant offset keeps SSIM's structure term; L2 = 0.01 exactly. The default averages
+    # the SSIM map over every pixel (eq. 13); "valid" over tf.image.ssim's window positions.
     value = float(np.mean(make_loss("l2_ssim")(truth, pred)))
+    ssim_part = float(np.mean(ssim_map(truth, pred, max_val=1.0, positions="all")))
+    assert value == pytest.approx(0.01 + (1.0 - ssim_part), rel=1e-4)
+    value = float(np.mean(make_loss("l2_ssim", "valid")(truth, pred)))
     ssim_part = float(np.mean(keras.ops.image.ssim(truth, pred, max_val=1.0)))
     assert value == pytest.approx(0.01 + (1.0 - ssim_part), rel=1e-4)
     # The release's loss: half the sum of squared errors of each patch, averaged over the batch.
@@ -222,7 +226,8 @@ def test_ssim_over_all_pixels_eq13():
     assert np.all(every_ssim > 20 * valid_ssim) and np.all(every_ssim > 1e-3)
     with pytest.raises(ValueError, match="ssim_positions"):
         make_loss("l2_ssim", "same")
-    assert paper_config("rdab_coordconv", "paper")["train"]["ssim_positions"] == "valid"
+    # Eq. 13 averages over the M pixels of the patch: "all" in every profile.
+    assert paper_config("rdab_coordconv", "paper")["train"]["ssim_positions"] == "all"
     assert paper_config("rdab_coordconv", "quick")["train"]["ssim_positions"] == "all"
 
 

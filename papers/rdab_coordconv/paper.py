@@ -131,8 +131,8 @@ class RdabCoordConv(Paper):
                          "values are not comparable with the paper's; the gaps between rows are.")
         if train["loss"] == "l2_ssim":
             where = ("every pixel of the patch (eq. 13: 1/M over the M pixels, window truncated at the border)"
-                     if train.get("ssim_positions", "valid") == "all"
-                     else "the valid 11x11 window positions only (tf.image.ssim)")
+                     if train.get("ssim_positions", "all") == "all"
+                     else "the valid 11x11 window positions only (tf.image.ssim), not eq. 13's every pixel")
             notes.append(f"Loss: l2_ssim (L2 + (1 - SSIM), eq. 14; SSIM averaged over {where}).")
         else:
             notes.append(f"Loss: {train['loss']} (the release: sum of squared errors / 2).")
@@ -146,7 +146,9 @@ class RdabCoordConv(Paper):
                          "on this run's data without retraining. Its second full-resolution RDAB and its last "
                          "decoder RDAB output zeros for every input (dead ReLUs after their output BatchNorm), so "
                          "its multi-scale branch adds only a constant per band: its reconstruction is the dense "
-                         "branch's.")
+                         "branch's. On saturated colours that no spectrum in [0, 1] produces under the clean-track "
+                         "response it extrapolates badly (spectra far outside [0, 1], tens of 8-bit levels of "
+                         "reprojection error on those pixels; README).")
         if config["eval"].get("model"):
             notes.append(f"The proposed row is the model given with --model {args.model}, not a network trained here.")
         notes.append(f"{LINEAR}: an affine least-squares RGB -> 31 map fitted on training pixels; not in the paper.")
@@ -186,7 +188,7 @@ class RdabCoordConv(Paper):
         config = self.config(profile_name(sizes))
         model = net.build_from_config(config)
         train = config["train"]
-        loss = make_loss(train["loss"], train.get("ssim_positions", "valid"))
+        loss = make_loss(train["loss"], train.get("ssim_positions", "all"))
 
         def compile_model(m, jit):
             m.compile(optimizer=adam(train["learning_rate"]), loss=loss, jit_compile=jit)

@@ -5,18 +5,19 @@ and one network trained with ``common.training.fit`` (resume, logs, atomic outpu
   plus one minus the mean SSIM over bands, both weighted 1. Where the SSIM map is
   averaged is the profile's ``ssim_positions``:
 
-  - ``"valid"``: the window positions that fit inside the patch (``tf.image.ssim``): the
-    outer 5 pixels of a patch (11 x 11 window) are never a window centre and enter only
-    at the rim of windows centred further in (the outermost pixel with 0.4 % of a centre
-    pixel's weight), so they are trained almost by the L2 term alone;
-  - ``"all"``: eq. 13 read literally, ``1/M sum over the M pixels p of the patch of
-    (1 - SSIM(p))``, the Gaussian window truncated at the patch border and renormalised
-    over the pixels inside. Every pixel, the border ring included, gets the SSIM term.
+  - ``"all"`` (every profile): eq. 13, ``L_SSIM(P) = 1/M sum over the M pixels p of the
+    patch P of (1 - SSIM(p))`` (M the pixels of the patch, eq. 11), the Gaussian window
+    truncated at the patch border and renormalised over the pixels inside. Every pixel,
+    the border ring included, gets the SSIM term: the paper's reading;
+  - ``"valid"``: only the window positions that fit inside the patch (``tf.image.ssim``):
+    the outer 5 pixels of a patch (11 x 11 window) are never a window centre and enter
+    only at the rim of windows centred further in (the outermost pixel with 0.4 % of a
+    centre pixel's weight), so they are trained almost by the L2 term alone. Not the
+    paper's; kept as an option (measured in the README: it leaves the tile-border pixels
+    almost untrained).
 
   Both are ``common.losses.ssim_loss(max_val=1.0, positions=...)`` (``SSIM_POSITIONS``
   and the constants of ``tf.image.ssim`` are defined there; separable blur, float32).
-  The paper profile keeps ``"valid"``; the quick profile uses ``"all"`` (config, README:
-  with "valid" the tile-border pixels are left almost untrained in a short run).
 * ``sse_half``: what the released model was compiled with (``sum_squared_error``): half
   the sum of squared errors over a patch, averaged over the batch.
 * Adam from 1e-3 down to 1e-5 (Sec. 3.1). The paper gives the two ends only; we decay
@@ -32,7 +33,7 @@ from common.training import fit, jit_compile_setting
 LOSSES = ("l2_ssim", "sse_half")
 
 
-def make_loss(name, ssim_positions="valid"):
+def make_loss(name, ssim_positions="all"):
     """The training loss by name: ``l2_ssim`` (eq. 14, the paper; its SSIM term averaged
     over ``ssim_positions``, see the module docstring) or ``sse_half`` (release)."""
     if name == "l2_ssim":
@@ -59,7 +60,7 @@ def make_optimizer(train_config, total_steps):
 def compile_model(model, train_config, total_steps):
     model.compile(
         optimizer=make_optimizer(train_config, total_steps),
-        loss=make_loss(train_config["loss"], train_config.get("ssim_positions", "valid")),
+        loss=make_loss(train_config["loss"], train_config.get("ssim_positions", "all")),
         metrics=[keras.metrics.MeanSquaredError(name="mse")],
         # On TensorFlow, XLA doubles the first-step compile time of this ~180-layer graph
         # and is slower per step on CPU (measured): plain graphs. JAX always jits.
