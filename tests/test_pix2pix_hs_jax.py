@@ -99,3 +99,94 @@ def test_fit_runs_the_step_and_the_phase_is_saved_with_the_weights(gan, tmp_path
     gan.phase_step.assign(0)
     gan.load_weights(path)
     assert _int(gan.phase_step) == 1  # a resumed run continues the same D/G cycle
+
+
+# ----------------------------------------------------------------------------- eqs. 6-7 in NumPy
+def _bce(label, prob):
+    """Binary cross-entropy of probabilities against a constant label, in NumPy (the
+    probabilities clipped to [1e-7, 1 - 1e-7] as Keras does)."""
+    p = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
+    return float(np.mean(-(label * np.log(p) + (1 - label) * np.log(1 - p))))
+
+
+def _numpy_objectives(gan, rgb, hs):
+    """Sec. 2.1 with the label convention spelled out: D sees the real pair (RGB, HS) with
+    label 1 and the fake pair (RGB, G(RGB)) with label 0 (eq. 6; Sec. 2.1: "labels
+    indicating if they are real or fake {1, 0}"); G's adversarial target is 1 (the
+    non-saturating form of eq. 6), plus lambda = 100 times the L1 distance (eq. 7)."""
+    fake = np.asarray(gan.generator.predict_on_batch(rgb), np.float64)  # no dropout in this G
+    p_real = gan.discriminator.predict_on_batch([rgb, hs])
+    p_fake = gan.discriminator.predict_on_batch([rgb, fake.astype(np.float32)])
+    l1 = float(np.mean(np.abs(hs - fake)))
+    return {
+        "d_loss": 0.5 * (_bce(1.0, p_real) + _bce(0.0, p_fake)),
+        "g_adv": _bce(1.0, p_fake),
+        "g_l1": l1,
+        "loss": _bce(1.0, p_fake) + 100.0 * l1,
+    }
+
+
+def _fresh_adam(optimizer):
+    """Zero an Adam's step counter and moments: its next step moves every weight by about
+    the learning rate against the sign of its gradient."""
+    for variable in optimizer.variables:
+        if not variable.path.endswith("learning_rate"):
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) > 0
+
+
+def test_d_and_g_steps_follow_the_numpy_cross_entropy(gan):
+    rgb, hs = _batch(4)
+    assert gan.l1_weight == 100.0  # eq. 7: lambda = 100 (Sec. 2.1)
+
+    # A D step: the logged objectives, measured before the update, are eq. 6 in NumPy.
+    gan.phase_step.assign(0)
+    _fresh_adam(gan.d_optimizer)
+    before = _numpy_objectives(gan, rgb, hs)
+    logs = gan.train_on_batch(rgb, hs, return_dict=True)
+    for name in ("d_loss", "g_adv", "g_l1", "loss"):
+        assert logs[name] == pytest.approx(before[name], rel=1e-4), name
+    # ... and D descended its own loss (real -> 1, (RGB, G(RGB)) -> 0); G did not move.
+    after = _numpy_objectives(gan, rgb, hs)
+    assert after["d_loss"] < before["d_loss"] - 1e-6
+    assert after["g_l1"] == pytest.approx(before["g_l1"], rel=1e-7)
+
+    # A G step: G descends g_adv (target 1) + 100 L1 against the D of the moment.
+    gan.phase_step.assign(D_ITERATIONS)
+    _fresh_adam(gan.g_optimizer)
+    before = _numpy_objectives(gan, rgb, hs)
+    logs = gan.train_on_batch(rgb, hs, return_dict=True)
+    assert logs["loss"] == pytest.approx(before["loss"], rel=1e-4)
+    assert logs["g_adv"] == pytest.approx(before["g_adv"], rel=1e-4)
+    after = _numpy_objectives(gan, rgb, hs)
+    assert after["loss"] < before["loss"] - 1e-6
+    assert after["d_loss"] != before["d_loss"]  # G moved; D's weights did not (alternation test)
+
+
+def test_the_discriminators_fake_pair_is_rgb_and_g_of_rgb(gan):
+    """The fake pair D judges is (RGB, G(RGB)), not (RGB, HS) and not (G(RGB), HS): with
+    any other pairing the logged d_loss departs from the NumPy value."""
+    rgb, hs = _batch(5)
+    gan.phase_step.assign(0)
+    expected = _numpy_objectives(gan, rgb, hs)
+    fake = gan.generator.predict_on_batch(rgb)
+    p_real = gan.discriminator.predict_on_batch([rgb, hs])
+    wrong = 0.5 * (_bce(1.0, p_real) + _bce(0.0, p_real))  # D fed the real cube twice
+    assert abs(wrong - expected["d_loss"]) > 1e-3
+    assert not np.allclose(fake, hs, atol=0.05)
+    logs = gan.test_on_batch(rgb, hs, return_dict=True)
+    assert logs["d_loss"] == pytest.approx(expected["d_loss"], rel=1e-4)
+    assert logs["g_adv"] == pytest.approx(expected["g_adv"], rel=1e-4)
+
+
+def test_each_step_runs_the_phase_its_counter_holds(gan):
+    """A resumed run restores ``phase_step`` from its checkpoint: the next step must be the
+    phase that counter says, whatever ran before (D for positions 0 .. d-1, then G)."""
+    rgb, hs = _batch(6)
+    for position in (D_ITERATIONS, 0, D_ITERATIONS, 1, 0, D_ITERATIONS):
+        gan.phase_step.assign(position)
+        g_before = _values(gan.generator.trainable_variables)
+        gan.train_on_batch(rgb, hs)
+        g_moved = _changed(g_before, _values(gan.generator.trainable_variables))
+        assert g_moved == (position >= D_ITERATIONS), position
+        assert _int(gan.phase_step) == (position + 1) % (D_ITERATIONS + G_ITERATIONS)

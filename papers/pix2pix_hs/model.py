@@ -272,7 +272,10 @@ class Pix2PixHS(keras.Model):
             for phase in ("d", "g"):
                 super().make_train_function(force=True)
                 steps[phase] = self.train_function
-            host = self._host_phase = {"step": 0}
+            # The host's copy of the counter lives in this closure only: a dict or list
+            # stored as a model attribute would be wrapped (copied) by Keras' attribute
+            # tracking, and syncing that copy would not reach the closure.
+            host = {"step": 0}
 
             def train_function(iterator):
                 phase = "d" if host["step"] < self.d_iterations else "g"
@@ -280,8 +283,12 @@ class Pix2PixHS(keras.Model):
                 self._traced_phase = phase  # read while tracing the step of this phase
                 return steps[phase](iterator)
 
+            def sync_host_phase():
+                host["step"] = int(ops.convert_to_numpy(self.phase_step))
+
             self.train_function = train_function
-        self._host_phase["step"] = int(ops.convert_to_numpy(self.phase_step))
+            self._sync_host_phase = sync_host_phase
+        self._sync_host_phase()
         return self.train_function
 
     def _tf_train_step(self, data):
