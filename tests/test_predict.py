@@ -133,7 +133,7 @@ def test_cube_scaling_and_bad_cubes(tmp_path):
         "nan.npy": np.full((3, 3, 31), np.nan, dtype=np.float32),
         "counts4095.npy": np.full((3, 3, 31), 4095.0, dtype=np.float32),
     }
-    problems = {"complex.npy": "complex", "flat.npy": "shape", "nan.npy": "NaN",
+    problems = {"complex.npy": "holds complex numbers", "flat.npy": "shape", "nan.npy": "NaN",
                 "counts4095.npy": "divide it by its full scale"}
     for name, array in bad.items():
         np.save(tmp_path / name, array)
