@@ -42,6 +42,8 @@ _PACKAGE = "hskit"
 #: Policies for values that make a relative metric undefined (zeros in the truth) or an
 #: angular one undefined (all-zero spectra).
 ZERO_POLICIES = ("exclude", "epsilon", "raise")
+#: ``sam``'s policies for all-zero spectra (see ``sam``).
+SAM_ZERO_POLICIES = ("exclude", "right_angle", "raise")
 
 # SSIM constants of Wang et al. (2004) and tf.image.ssim / keras.ops.image.ssim.
 SSIM_K1 = 0.01
@@ -281,12 +283,31 @@ def sam(gt, rec, degrees=True, mask=None, zero_policy="exclude"):
 
     Scale: degrees by default (unet_ms, drcnn_sam, ms_ssfnet), radians with
     ``degrees=False`` (NTIRE 2022). Range [0, 180] degrees; 0 for parallel spectra
-    (it ignores intensity). The angle is undefined where either spectrum is all zero:
-    ``zero_policy='exclude'`` (default) leaves those pixels out of the mean, ``'raise'``
-    raises. ``mask`` (bool H x W) selects the evaluated pixels.
+    (it ignores intensity). ``mask`` (bool H x W) selects the evaluated pixels.
+
+    The angle is undefined where either spectrum is all zero:
+
+    * ``'exclude'`` (default): those pixels are left out of the mean, including pixels
+      whose *reconstruction* is all zero (e.g. clipped to 0 everywhere) while the truth is
+      not, so a method is not charged for them;
+    * ``'right_angle'``: pixels whose true spectrum is all zero are left out (there is no
+      spectrum to compare with); an all-zero reconstruction of a non-zero truth counts as
+      90 degrees (cosine 0, the value of the epsilon-regularised
+      ``arccos(<g, r> / (|g| |r| + eps))`` that common SAM code computes), so a method
+      that loses a pixel's spectrum is charged for it (drcnn_sam, ms_ssfnet);
+    * ``'raise'``: raise on any all-zero spectrum.
     """
+    _check_policy(zero_policy, "sam", SAM_ZERO_POLICIES)
     gt, rec = _pixels(gt, rec, mask, "sam")
-    angles = _defined(_angles(gt, rec), zero_policy, "sam")
+    angles = _angles(gt, rec)
+    if zero_policy == "right_angle":
+        truth = np.linalg.norm(gt, axis=-1) > 0
+        if not truth.any():
+            raise KitError(f"sam: all {truth.size} true spectra are all zero, where the spectral angle is undefined")
+        lost = truth & ~(np.linalg.norm(rec, axis=-1) > 0)
+        angles = np.where(lost, np.pi / 2, angles)[truth]
+    else:
+        angles = _defined(angles, zero_policy, "sam")
     mean = float(np.mean(angles))
     return math.degrees(mean) if degrees else mean
 
