@@ -8,7 +8,12 @@
   Without a real dataset the embedded synthetic scenes are used (train / val / test split
   by ``SyntheticDataset.split``).
 - Harvard's 'ref' has no documented absolute scale; each cropped image is divided by its
-  own maximum so that, like CAVE, it spans the n-bit range [0, 1] (choice, README).
+  own maximum so that, like CAVE, it spans the n-bit range [0, 1] (choice, README; ms_ssfnet
+  reads Harvard by the same rule). CAVE's bands are centred at 400-700 nm, Harvard's at
+  420-720 nm: a network trained on both maps band index to band index (README).
+- Validation (a choice: the paper names no validation set): 10 % of each dataset's training
+  images are held out (``hold_out_images``) and give the validation patches; the synthetic
+  data have their own validation scenes (``fit_and_validation_images``).
 - Degradation (Sec. 4.1): ``data_prep.degrade.degrade_sr`` (Gaussian blur sigma 3,
   decimation by the scale, bicubic upsampling back to the original size). The ESPCN
   baseline works on the low-resolution grid itself: ``data_prep.degrade.downsample`` with
@@ -52,6 +57,9 @@ class Source:
     test: list
     val: list = field(default_factory=list)
     harvard_crop: int = 1024
+    #: Share of the training images held out for the validation error when the dataset has
+    #: no validation images of its own (``fit_and_validation_images``).
+    val_fraction: float = 0.1
 
     @property
     def table(self):
@@ -70,6 +78,18 @@ class Source:
         return np.ascontiguousarray(data, dtype=np.float32), np.asarray(cube.wavelengths)
 
 
+def hold_out_images(train, fraction):
+    """(fit, val): ``fraction`` of the training images (at least 1, rounded) held out for
+    the validation error, chosen by ``data_prep.splits.seeded_order`` with seed 0 (the
+    same images for every run seed)."""
+    if not fraction > 0:
+        raise KitError("drcnn_sam: data.val_fraction must be positive (the schedule watches a validation error)")
+    n_val = max(1, int(round(len(train) * fraction)))
+    if n_val >= len(train):
+        raise KitError(f"drcnn_sam: cannot hold out {n_val} of {len(train)} training images for validation")
+    return splits.random_split(train, n_val, seed=0)
+
+
 def _source_for(dataset, config):
     key = dataset.name
     if key == "synthetic":
@@ -77,7 +97,8 @@ def _source_for(dataset, config):
     if key not in PAPER_TEST:
         raise KitError(f"drcnn_sam uses CAVE and Harvard, not {key}")
     train, test = splits.named_split(dataset.names, PAPER_TEST[key])
-    return Source(dataset, key, train, test, harvard_crop=config["data"]["harvard_crop"])
+    return Source(dataset, key, train, test, harvard_crop=config["data"]["harvard_crop"],
+                  val_fraction=config["data"]["val_fraction"])
 
 
 def open_sources(args, config):
@@ -99,11 +120,23 @@ def open_sources(args, config):
     return [_source_for(dataset, config)], note
 
 
+def fit_and_validation_images(source):
+    """(images the network trains on, images of the validation error) of one source: its
+    validation scenes where it has some (synthetic), else ``hold_out_images`` of its
+    training images with ``source.val_fraction`` (CAVE, Harvard: the paper names no
+    validation set)."""
+    if source.val:
+        return list(source.train), list(source.val)
+    return hold_out_images(source.train, source.val_fraction)
+
+
 def describe(sources):
     parts = []
     for s in sources:
-        parts.append(f"{s.dataset.describe()} | train {len(s.train)}, val {len(s.val)}, test {len(s.test)} "
-                     f"({', '.join(s.test)})")
+        fit, val = fit_and_validation_images(s)
+        held = "" if s.val else " held out of the training images"
+        parts.append(f"{s.dataset.describe()} | train {len(fit)}, validation {len(val)}{held}, test "
+                     f"{len(s.test)} ({', '.join(s.test)})")
     return "; ".join(parts)
 
 
@@ -164,17 +197,6 @@ def training_patches(source_images, scale, sigma, total, patch_size, seed):
     parts = [image_patches(img, scale, sigma, n, patch_size, seed=seed * 100003 + i)
              for i, (img, n) in enumerate(zip(images, counts)) if n > 0]
     return {key: np.concatenate([p[key] for p in parts]).astype(np.float32) for key in ("hr", "up", "lr")}
-
-
-def split_validation(patches, fraction, seed):
-    """(train, val) by a seeded random permutation of the patches."""
-    n = len(patches["hr"])
-    n_val = max(1, int(round(n * fraction))) if fraction > 0 else 0
-    if n_val >= n:
-        raise KitError(f"drcnn_sam: cannot hold out {n_val} of {n} patches for validation")
-    order = np.random.default_rng(seed).permutation(n)
-    val, train = order[:n_val], order[n_val:]
-    return ({k: v[train] for k, v in patches.items()}, {k: v[val] for k, v in patches.items()})
 
 
 def grey_patches(patches, count, scale, seed):

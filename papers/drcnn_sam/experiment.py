@@ -25,7 +25,7 @@ from papers.drcnn_sam import baselines as bl
 from papers.drcnn_sam import data as D
 from papers.drcnn_sam.config import architecture
 from papers.drcnn_sam.model import build_drcnn, inference_model
-from papers.drcnn_sam.train import compile_baseline, compile_drcnn, schedule_callbacks
+from papers.drcnn_sam.train import LossTermLog, compile_baseline, compile_drcnn, schedule_callbacks
 
 PAPER = "drcnn_sam"
 METHOD = "Ours (DRCNN + SAM loss)"
@@ -67,8 +67,10 @@ def build_networks(config):
 # ----------------------------------------------------------------------------- training
 
 def _training_images(sources, which):
+    """The ``which`` ("fit" or "val") images of every source (``data.fit_and_validation_images``)."""
     for source in sources:
-        for name in getattr(source, which):
+        fit, val = D.fit_and_validation_images(source)
+        for name in (fit if which == "fit" else val):
             yield source.load(name)[0]
 
 
@@ -76,13 +78,15 @@ def make_patches(sources, scale, config, seed):
     """(train, val) patch dicts for one scale (see ``data.image_patches``)."""
     data = config["data"]
     sigma, size, total = data["blur_sigma"], data["patch_size"], data["n_patches"]
-    has_val_images = all(s.val for s in sources)
-    n_train = total if not has_val_images else int(round(total * (1 - data["val_fraction"])))
-    train = D.training_patches(_training_images(sources, "train"), scale, sigma, n_train, size, seed)
-    if has_val_images:  # synthetic: validation patches from the held-out validation scenes
-        val = D.training_patches(_training_images(sources, "val"), scale, sigma, total - n_train, size, seed + 1)
-        return train, val
-    return D.split_validation(train, data["val_fraction"], seed)
+    fraction = data["val_fraction"]
+    n_train = int(round(total * (1 - fraction)))
+    train = D.training_patches(_training_images(sources, "fit"), scale, sigma, n_train, size, seed)
+    # The validation patches come from images the network does not train on (CAVE / Harvard:
+    # ``data.hold_out_images``; synthetic: the validation scenes), so the plateau schedule
+    # watches an error on unseen content.
+    val = D.training_patches(_training_images(sources, "val"), scale, sigma, total - n_train, size,
+                             seed + 1)
+    return train, val
 
 
 def _dataset(inputs, targets, batch, seed, shuffle):
@@ -99,7 +103,8 @@ def _fit_network(run, kind, scale, config, train, val, seed):
         batch, epochs = config["train"]["batch_size"], config["train"]["epochs"]
         train_ds = _dataset(train["up"], (train["hr"], train["hr"]), batch, seed, True)
         val_ds = _dataset(val["up"], (val["hr"], val["hr"]), batch, seed, False)
-        callbacks = schedule_callbacks(config)
+        probe = slice(0, min(len(val["hr"]), batch))  # a fixed batch of validation patches
+        callbacks = schedule_callbacks(config) + [LossTermLog(val["up"][probe], val["hr"][probe], config)]
     else:
         settings = config["baselines"]
         optimizer = settings["vdsr_optimizer"] if kind == "vdsr" else settings["optimizer"]
@@ -186,11 +191,13 @@ def predict_all(models, scale, up, lr, config):
 
 
 def metric_fns(config):
-    """Eq. (4): PSNR over the whole cube with the n-bit peak; eq. (5): SAM in degrees."""
+    """Eq. (4): PSNR over the whole cube with the n-bit peak; eq. (5): SAM in degrees, an
+    all-zero reconstruction of a non-zero spectrum counting as 90 degrees
+    (``common.metrics.sam``'s 'right_angle' policy: a method is charged for a lost pixel)."""
     peak = config["eval"]["psnr_peak"]
     return {
         "PSNR": lambda gt, rec: metrics.psnr(gt, rec, peak=peak, mode="cube"),
-        "SAM": lambda gt, rec: metrics.sam(gt, rec, degrees=True),
+        "SAM": lambda gt, rec: metrics.sam(gt, rec, degrees=True, zero_policy="right_angle"),
     }
 
 

@@ -96,8 +96,8 @@ class DrcnnSam(Paper):
             "with peak 255 on the same data scaled to 0-255. SAM in degrees (eq. 5). Reconstructions "
             "clipped to [0, 1] before scoring (all methods).")
         notes.append(
-            "Choices where the paper is silent (README): l1 of eq. (1) summed over each patch "
-            f"({'on' if train['l1_sum'] else 'off'}), spectral term = the angle in radians "
+            "Choices where the paper is silent (README): l1 of eq. (1) reduced per "
+            f"{train['l1_reduction']} (README, Loss), spectral term = the angle in radians "
             f"({train['sam_term']}), linear residual conv (no ReLU), global gradient-norm clip "
             f"{train['optimizer'].get('global_clipnorm')}, no augmentation.")
         notes.append("Baselines run band by band as grey images; ESPCN takes the LR grid image (sub-pixel "
