@@ -84,6 +84,52 @@ def test_fusions_join_same_size_maps_at_the_largest_scales():
     assert model.get_layer("spectral_block1_conv1").input.shape[-1] == 5  # block 1 on the LR-HS
 
 
+def test_reading_a_fuses_the_max_pooled_spatial_maps_at_2_4_8():
+    # Reading A: eqs. 5-6 as written (spatial block 1 on the HR RGB), eq. 7's map is the
+    # max-pooled Y of eq. 6; X_1^Up .. X_3^Up stacked at 2, 4, 8; one extra deconvolution.
+    model = build_ms_ssfnet(bands=5, scales=4, spectral_width=3, spatial_width=2, reading="A")
+    stacks = sorted(layer.name for layer in _layers_of(model, keras.layers.Concatenate))
+    assert stacks == ["stack1", "stack2", "stack3"]
+    assert len(_layers_of(model, keras.layers.MaxPooling2D)) == 3
+    assert len(_layers_of(model, keras.layers.Conv2DTranspose)) == 4
+    probe = keras.Model(model.inputs, {n: model.get_layer(n).output for n in stacks + ["spatial_block1_prelu2"]})
+    out = probe(_inputs(1, 3, 2, 4, bands=5))
+    assert tuple(out["spatial_block1_prelu2"].shape) == (1, 48, 32, 2)  # block 1 at the HR size
+    for s in (1, 2, 3):
+        assert tuple(out[f"stack{s}"].shape) == (1, 3 * 2**s, 2 * 2**s, 3 + 2)
+    for s in (1, 2, 3):  # the spatial side of every stack is a max-pooling output
+        inbound = model.get_layer(f"stack{s}")._inbound_nodes[0].input_tensors
+        assert type(inbound[1]._keras_history[0]) is keras.layers.MaxPooling2D
+    assert model.get_layer("z").input.shape[-1] == 3  # the HR deconvolution alone, no stack
+
+
+def test_reading_b_spatial_pathway_is_the_spectral_one_minus_its_smallest_block():
+    # Reading B (Sec. 3.2: "removing the corresponding part with the smallest spatial size
+    # block"): spatial blocks at 8, 4, 2 x LR (the RGB pooled once), their outputs stacked
+    # with X_3^Up, X_2^Up, X_1^Up.
+    model = build_ms_ssfnet(bands=5, scales=4, spectral_width=3, spatial_width=2, reading="B")
+    names = ["spatial_block1_prelu2", "spatial_block2_prelu2", "spatial_block3_prelu2", "stack1", "stack3"]
+    probe = keras.Model(model.inputs, {n: model.get_layer(n).output for n in names})
+    out = probe(_inputs(1, 3, 2, 4, bands=5))
+    for j, s in ((1, 3), (2, 2), (3, 1)):  # spectral block s + 1 at 2^s; spatial block j at 2^(4 - j)
+        assert tuple(out[f"spatial_block{j}_prelu2"].shape) == (1, 3 * 2 ** (4 - j), 2 * 2 ** (4 - j), 2)
+    assert tuple(out["stack1"].shape) == (1, 6, 4, 5) and tuple(out["stack3"].shape) == (1, 24, 16, 5)
+    for s in (1, 2, 3):
+        inbound = model.get_layer(f"stack{s}")._inbound_nodes[0].input_tensors
+        assert type(inbound[1]._keras_history[0]) is keras.layers.PReLU  # a block output
+    first_pool = model.get_layer("maxpool0")
+    assert first_pool._inbound_nodes[0].input_tensors[0]._keras_history[0].name == "rgb"
+    assert len(_layers_of(model, keras.layers.MaxPooling2D)) == 3
+    assert model.get_layer("z").input.shape[-1] == 3
+
+
+def test_reading_c_is_the_default_and_an_unknown_reading_is_refused():
+    config = paper_config("ms_ssfnet", "paper")
+    assert config["model"]["reading"] == "C"
+    with pytest.raises(ValueError, match="reading"):
+        build_ms_ssfnet(bands=5, scales=4, spectral_width=3, spatial_width=2, reading="D")
+
+
 def test_intermediate_factors_follow_eq_8():
     assert intermediate_factors(4, (2, 2)) == (4,)
     assert intermediate_factors(3, (1, 1, 1)) == (2, 4)
@@ -167,13 +213,17 @@ def test_keras_round_trip_identical_outputs(tmp_path):
             np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
 
 
-def test_ssf_cnn_is_three_layers_on_the_stack():
-    model = baselines.build_ssf_cnn(bands=31, widths=(64, 32))
+def test_ssf_cnn_is_srcnn_9_1_5_on_the_stack():
+    # Section 4.3: SSF-CNN [20] "adopted three convolutional layers based on the SRCNN
+    # model": SRCNN's 9x9 / 64, 1x1 / 32, 5x5 (Dong et al., ref. [12]) on the stack.
+    config = paper_config("ms_ssfnet", "paper")
+    model = baselines.NETWORK_BASELINES["SSF-CNN"](config)
     convs = _layers_of(model, keras.layers.Conv2D)
-    assert [c.kernel_size for c in convs] == [(3, 3), (3, 3), (5, 5)]
+    assert [c.kernel_size for c in convs] == [(9, 9), (1, 1), (5, 5)]
     assert [c.filters for c in convs] == [64, 32, 31]
+    assert [c.activation.__name__ for c in convs] == ["relu", "relu", "linear"]
     assert convs[0].kernel.shape[2] == 31 + 3  # concat of up-sampled LR-HS and RGB
-    assert model.count_params() == _conv_params(3, 34, 64) + _conv_params(3, 64, 32) + _conv_params(5, 32, 31)
+    assert model.count_params() == _conv_params(9, 34, 64) + _conv_params(1, 64, 32) + _conv_params(5, 32, 31)
 
 
 def test_resnets_have_five_blocks_of_two_convs():

@@ -4,8 +4,8 @@
   (``data_prep.degrade.bicubic_resize``); not in Table 1, it is the kit's floor.
 * **SSF-CNN** (Han, Shi, Zheng, ICIP 2018, ref. [20]): "3 convolutional layers based on
   the well known SRCNN" on the stack of the up-sampled LR-HS image and the HR-RGB image.
-  Widths 64 / 32 and kernels 3 / 3 / 5 with ReLU (SRCNN's 64 / 32 filters; the ICIP paper is
-  not in the kit, see the README).
+  The ICIP paper is not in the kit, so its layers are SRCNN's own (Dong et al., TPAMI
+  2016, ref. [12]): 9x9 / 64, ReLU, 1x1 / 32, ReLU, 5x5 / C.
 * **SSF-ResNet**: "five blocks of residual connection structure with two convolutional
   layers in each block", one pathway on the same stack.
 * **Spectral-ResNet**: the same ResNet on the HR-RGB image only (RGB-to-spectrum).
@@ -32,7 +32,7 @@ def _inputs(bands, rgb_channels):
     return up, rgb
 
 
-def build_ssf_cnn(bands=31, rgb_channels=3, widths=(64, 32), kernel_sizes=(3, 3, 5)):
+def build_ssf_cnn(bands=31, rgb_channels=3, widths=(64, 32), kernel_sizes=(9, 1, 5)):
     """SSF-CNN [20]: conv-ReLU, conv-ReLU, conv on concat[bicubic(LR-HS), HR-RGB]."""
     up, rgb = _inputs(bands, rgb_channels)
     x = layers.Concatenate(name="stack")([up, rgb])
@@ -70,7 +70,8 @@ def build_spectral_resnet(bands=31, rgb_channels=3, width=64, n_blocks=5, kernel
 
 
 NETWORK_BASELINES = {
-    "SSF-CNN": lambda cfg: build_ssf_cnn(cfg["model"]["bands"], widths=cfg["baselines"]["ssf_cnn_widths"]),
+    "SSF-CNN": lambda cfg: build_ssf_cnn(cfg["model"]["bands"], widths=cfg["baselines"]["ssf_cnn_widths"],
+                                         kernel_sizes=cfg["baselines"]["ssf_cnn_kernels"]),
     "SSF-ResNet": lambda cfg: build_ssf_resnet(
         cfg["model"]["bands"], width=cfg["baselines"]["resnet_width"], n_blocks=cfg["baselines"]["resnet_blocks"]
     ),

@@ -23,6 +23,9 @@ PAPER = {
         "kernel_size": 3,  # chosen
         "deconv_kernel_size": 4,  # chosen: x2 deconvolution, kernel 4 stride 2
         "init_std": 0.001,  # Section 4.2: "Gaussian distribution with standard deviation 0.001"
+        # Chosen: how the indices of eqs. 3-7 are closed ("A", "B" or "C", model.READINGS;
+        # README, "How the two pathways meet", with the quick-profile comparison).
+        "reading": "C",
     },
     "data": {
         "lr_patch": 8,  # Section 4.2: "8 x 8 x 31 ... stride of 2" on the LR-HS image
@@ -35,7 +38,11 @@ PAPER = {
         "val_fraction": 0.1,  # chosen: share of training patches held out for the val loss
         "patch_cache": True,  # HDF5 patch cache under cache/ms_ssfnet (Harvard: ~46k patches)
         "patch_storage": "float16",  # halves the cache (about 2.2 MB a patch as float16)
-        "degradation_kernel": "gaussian",  # D of eq. 1 is not given: Gaussian, sigma = factor / 2
+        # D of eq. 1 is not given (Section 3.1); Section 3.3 only says LR images are easy to
+        # simulate "with some simple interpolation operators such as bicubic". Chosen: a
+        # Gaussian of sigma = factor / 2 (8 for x16, 2 for the x4 target), radius 4 sigma
+        # (README, "Degradation D"); "bicubic" and "box" are the alternatives.
+        "degradation_kernel": "gaussian",
         # Synthetic data when no real dataset is given (None: the kit's default set,
         # 32 scenes of 256x256, 24 train / 4 val / 4 test).
         "synthetic": None,
@@ -54,11 +61,18 @@ PAPER = {
     "eval": {
         # Table 1: RMSE and PSNR on the 0-255 scale, per 2-D band then averaged (Sec. 4.1).
         "metric_scale": 255.0,
+        # Table 1's "average and standard deviation" over the test images: MATLAB's std
+        # (N - 1), the usual tool of this literature (chosen; the paper does not say).
+        "std_ddof": 1,
     },
     "baselines": {
         # Section 4.3, trained with the same data, optimiser and epochs ("in the same conditions").
         "methods": ("SSF-CNN", "SSF-ResNet", "Spectral-ResNet"),
-        "ssf_cnn_widths": (64, 32),  # SRCNN's widths (ref. [20] is built on SRCNN)
+        # Section 4.3: SSF-CNN [20] "adopted three convolutional layers based on the SRCNN
+        # model"; [20] (ICIP 2018) is not in the kit, so SRCNN's own 9-1-5 kernels and
+        # 64 / 32 filters (Dong et al., ref. [12]) are used.
+        "ssf_cnn_widths": (64, 32),
+        "ssf_cnn_kernels": (9, 1, 5),
         "resnet_width": 64,  # chosen, same as MS-SSFNet
         "resnet_blocks": 5,  # Section 4.3: "five blocks of residual connection structure"
         "epochs": None,  # None: same as train.epochs

@@ -16,10 +16,16 @@ For every ground-truth cube Z (an ``HSCube`` on [0, 1]):
 Sides that are not multiples of 2^S are padded (reflect) before the simulation and the
 predictions are cropped back: the network sees an LR image of ceil(H / 2^S) rows.
 
+Harvard's 'ref' has no documented absolute scale: each image is divided by its own
+maximum (``load_cube``), so that like the other datasets it spans [0, 1] and Table 1's
+0-255 scale is 255 times it. drcnn_sam reads Harvard by the same rule.
+
 Training patches (Section 4.2): 8x8 LR patches with stride 2 and the aligned 128x128 RGB
 and HR-HS patches and 32x32 intermediate patches (the printed 127 and 31 are read as
 128 and 32, the sizes that 8 x 16 and 128 / 4 give).
 """
+
+import dataclasses
 
 import numpy as np
 
@@ -31,6 +37,23 @@ from data_prep.render import nikon_d700_response, render_camera
 
 #: The datasets of Table 1, in the order ``--data-root`` looks for them.
 PAPER_DATASETS = ("harvard", "icvl", "nus")
+
+
+#: How each dataset's values are put on [0, 1] beyond the reader's nominal peak.
+HARVARD_SCALING = "each image divided by its own maximum"
+
+
+def load_cube(dataset, name):
+    """Image ``name`` of ``dataset`` as an ``HSCube`` on [0, 1]: Harvard divided by its own
+    maximum (``HARVARD_SCALING``; ``source_peak`` records the divisor), the others as
+    the reader scales them."""
+    cube = dataset.load(name)
+    if dataset.name != "harvard":
+        return cube
+    peak = float(np.max(cube.data))
+    if not peak > 0:
+        raise KitError(f"{cube.source}: the image is all zero")
+    return dataclasses.replace(cube, data=cube.data / peak, source_peak=cube.source_peak * peak)
 
 
 def observations(cube, config, with_upsampled=True):
@@ -78,7 +101,7 @@ def training_patches(dataset, names, config, seed=0, max_patches=None):
     sizes, strides = patch_geometry(config)
     if not names:
         raise KitError(f"{dataset.name}: no training images")
-    images = [observations(dataset.load(name), config) for name in names]
+    images = [observations(load_cube(dataset, name), config) for name in names]
     return extract_patch_pairs(images, sizes, strides, max_patches=max_patches, seed=seed)
 
 

@@ -5,7 +5,8 @@
 epochs (Section 4.3: "in the same conditions"). ``evaluate`` runs every method once on
 each whole test image (the intermediate reconstruction layers removed) and computes
 Table 1's metrics (RMSE, PSNR, SSIM per band on 0-255 then averaged over bands; SAM in
-degrees; mean and standard deviation over the test images), with figures.
+degrees; mean and standard deviation over the test images, the standard deviation with
+N - 1 as MATLAB's ``std``), with figures.
 """
 
 import json
@@ -25,7 +26,6 @@ BICUBIC = "Bicubic"
 #: The published table of each dataset (Table 1 (a), (b), (c)); synthetic and CAVE runs
 #: go under (a).
 TABLE_OF = {"harvard": "table1a", "icvl": "table1b", "nus": "table1c"}
-PEAK = 255.0  # Table 1 reports RMSE and PSNR on a 0-255 scale
 #: Section 4: random splits (images used, test images) of each dataset; NUS ships its own
 #: training / testing folders, used when present.
 SPLITS = {"harvard": (50, 10), "icvl": (101, 30), "nus": (66, 25)}
@@ -34,13 +34,29 @@ HARVARD_DAYLIGHT_FOLDER = "CZ_hsdb"
 
 
 # ----------------------------------------------------------------------------- metrics
-#: Table 1's metrics on arrays already scaled to 0-255.
-METRICS = {
-    "RMSE": lambda gt, rec: metrics.rmse(gt, rec, mode="band_mean"),  # per 2-D band (Sec. 4.1)
-    "PSNR": lambda gt, rec: metrics.psnr(gt, rec, PEAK, mode="band_mean"),
-    "SAM": lambda gt, rec: metrics.sam(gt, rec, degrees=True),
-    "SSIM": lambda gt, rec: metrics.ssim(gt, rec, PEAK),
-}
+def metric_fns(peak):
+    """Table 1's metrics on arrays already on the 0-``peak`` scale (``eval.metric_scale``,
+    255): RMSE and PSNR "calculated on each 2D spatial image" (Sec. 4.1: per band, then
+    the mean over bands), SSIM per band with the data range ``peak``, SAM in degrees."""
+    return {
+        "RMSE": lambda gt, rec: metrics.rmse(gt, rec, mode="band_mean"),
+        "PSNR": lambda gt, rec: metrics.psnr(gt, rec, peak, mode="band_mean"),
+        # Degrees (Fig. 4: "Anger degree in the range [0, 180]"); an all-zero reconstruction
+        # of a non-zero spectrum counts as 90 degrees (common.metrics.sam, 'right_angle').
+        "SAM": lambda gt, rec: metrics.sam(gt, rec, degrees=True, zero_policy="right_angle"),
+        "SSIM": lambda gt, rec: metrics.ssim(gt, rec, peak),
+    }
+
+
+#: Table 1's metrics on the 0-255 scale.
+METRICS = metric_fns(255.0)
+
+
+def image_metrics(name, truth, pred, config):
+    """One test image's row of Table 1 from a truth and a reconstruction on [0, 1]: both
+    multiplied by ``eval.metric_scale`` (255) first."""
+    scale = float(config["eval"]["metric_scale"])
+    return evaluate_images([(name, truth * scale, pred * scale)], metric_fns(scale))["per_image"][0]
 
 
 # ----------------------------------------------------------------------------- data
@@ -83,7 +99,7 @@ def dataset_and_split(args, config, datasets):
 
 def _patch_arrays(dataset, split, config, seed):
     """Training and validation patches as dicts of arrays or PatchCache columns."""
-    from papers.ms_ssfnet.data import patch_geometry, training_patches
+    from papers.ms_ssfnet.data import HARVARD_SCALING, patch_geometry, training_patches
 
     data = config["data"]
     if not data["patch_cache"]:
@@ -103,6 +119,7 @@ def _patch_arrays(dataset, split, config, seed):
             "strides": strides, "max_patches": max_patches, "seed": seed, "scales": config["model"]["scales"],
             "mid_factor": data["mid_factor"], "degradation": data["degradation_kernel"],
             "renderer": "render_camera(nikon_d700_response, normalise='white')",
+            "harvard_scaling": HARVARD_SCALING,
         }
 
     def cache(part, names, max_patches):
@@ -305,7 +322,7 @@ def evaluate(run, config, data, networks):
     """Every method on every test image: Table 1 in the published shape and figures."""
     from common.figures import standard_figures
     from papers.ms_ssfnet.config import PROFILE_NOTES
-    from papers.ms_ssfnet.data import observations
+    from papers.ms_ssfnet.data import load_cube, observations
 
     dataset, split = data.dataset, data.splits
     networks = with_inference(networks)
@@ -314,19 +331,18 @@ def evaluate(run, config, data, networks):
     first = None
     run.stage(f"evaluating {len(methods)} methods on {len(split['test'])} test images (whole images)")
     for name in split["test"]:
-        cube = dataset.load(name)
+        cube = load_cube(dataset, name)
         obs = observations(cube, config)
         shape = cube.data.shape[:2]
         preds = {BICUBIC: obs["up"][: shape[0], : shape[1]]}
         for method, (_, infer, inputs) in networks.items():
             preds[method] = predict_image(infer, obs, inputs, shape)
-        truth = cube.data * PEAK
         for method in methods:
-            row = evaluate_images([(name, truth, preds[method] * PEAK)], METRICS)["per_image"][0]
-            rows[method].append(row)
+            rows[method].append(image_metrics(name, cube.data, preds[method], config))
         if first is None:
             first = (cube, preds[METHOD], obs["rgb"][: shape[0], : shape[1]])
-    summaries = {m: summarize(rows[m], list(METRICS)) for m in methods}
+    ddof = config["eval"]["std_ddof"]
+    summaries = {m: summarize(rows[m], list(METRICS), ddof=ddof) for m in methods}
 
     table = {
         "id": TABLE_OF.get(dataset.name, "table1a"),

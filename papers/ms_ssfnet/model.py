@@ -9,14 +9,21 @@ Two pathways (Section 3.2, Fig. 1):
 * the **spectral reservation pathway** on X: S blocks, block s working at 2^(s-1) times
   the LR size (eq. 3; block 1 takes X itself), each followed by a x2 deconvolution
   (eq. 4), so that X_s^Up is at 2^s times the LR size and X_S^Up at the HR size;
-* the **spatial structure reservation pathway** on Y: S-1 blocks, block j working at
-  2^(S-j+1) times the LR size (block 1 on Y itself), with a 2x2 max-pooling between
-  consecutive blocks (eqs. 5-6);
-* **stack fusion** (eq. 7): the deconvolved spectral features X_s^Up are concatenated with
-  the output of the spatial block of the same size, at the S-1 largest scales
-  2^2 .. 2^S (for x16: 32, 64 and 128 pixels for an 8x8 LR patch). The stacks at
-  2^2 .. 2^(S-1) feed spectral blocks 3 .. S; the stack at the HR size feeds the final
-  reconstruction layer.
+* the **spatial structure reservation pathway** on Y: S-1 blocks with a 2x2 max-pooling
+  between consecutive blocks (eqs. 5-6);
+* **stack fusion** (eq. 7): deconvolved spectral features X_s^Up concatenated with spatial
+  features of the same size, S-1 times.
+
+The indices of eqs. 3-7 do not close (S blocks with S-1 deconvolutions between them end
+at half the HR size; eq. 7 pairs X_s^Up, at 2^s, with the output of a spatial block
+S-s+1 that the S-1 spatial blocks do not have for s = 1, and eq. 5 puts spatial block 1
+at the HR size while the text says the spatial pathway is the spectral one without its
+smallest block). ``READINGS`` are the three ways of closing them that the kit builds
+(``model.reading`` of the profiles); "C" is the default. With reading C, for x16 the
+fusions are at 32, 64 and 128 pixels for an 8x8 LR patch: the stacks at 2^2 .. 2^(S-1)
+feed spectral blocks 3 .. S and the stack at the HR size feeds the final reconstruction
+layer. The README lists every departure of each reading from the equations and compares
+the three on the quick profile (``compare_readings.py``).
 
 Every block is two convolutions, each followed by a PReLU (end of Section 3.2).
 
@@ -29,16 +36,7 @@ and the final reconstruction layer predicts Z. The training model returns
 :func:`inference_model` drops the intermediate heads ("In test procedure, the
 reconstruction layers for the intermediate HS images will be removed").
 
-The paper's indices in eqs. 3-7 do not close (S blocks with S-1 deconvolutions between
-them end at half the HR size, and eq. 7 pairs X_s^Up, at 2^s, with the output of a
-spatial block S-s+1 that the S-1 spatial blocks do not have for s = 1). This module
-keeps eqs. 3-6 as written (block 1 on the LR image, block s at 2^(s-1); the spatial
-blocks at 2^S .. 2^2), adds the one missing x2 deconvolution after block S, and fuses
-each deconvolved map with the spatial block output of its own size (eq. 7's pairing of a
-deconvolution output with a spatial block *output*), which places the S-1 fusions at the
-S-1 scales the spatial pathway covers, the HR size included. The README lists the two
-other readings that were built and trained on the quick profile, and why this one was
-kept. The paper's silent choices (widths, kernel sizes, PReLU sharing) are arguments.
+The paper's silent choices (widths, kernel sizes, PReLU sharing) are arguments.
 """
 
 import keras
@@ -98,6 +96,25 @@ def conv_block(x, filters, kernel_size, init_std, name):
     return x
 
 
+#: How the indices of eqs. 3-7 are closed (README, "How the two pathways meet"):
+#:
+#: * "A": eqs. 3-6 as written (spectral block s at 2^(s-1), spatial blocks at 2^S .. 2^2
+#:   with a max-pooling between them); eq. 7 reads the stacked spatial map as the
+#:   *max-pooled* output Y_(S-s) of eq. 6 (one more pooling after the last spatial block),
+#:   so X_1^Up .. X_(S-1)^Up are fused at 2^1 .. 2^(S-1) and feed blocks 2 .. S; one extra
+#:   x2 deconvolution after block S reaches the HR size, then the reconstruction layer.
+#: * "B": the spatial pathway is the spectral one minus its smallest block (Sec. 3.2:
+#:   "removing the corresponding part with the smallest spatial size block"): the RGB is
+#:   max-pooled once, the S-1 spatial blocks work at 2^(S-1) .. 2^1, and each block output
+#:   is fused with the X_s^Up of its size (s = 1 .. S-1) to feed block s + 1; an extra x2
+#:   deconvolution after block S, then the reconstruction layer.
+#: * "C" (the default): one x2 deconvolution after every block (S in all); each X_s^Up is
+#:   stacked with the spatial block output of its size at 2^2 .. 2^S (s = 2 .. S, eq. 7's
+#:   block index S-s+1); X_1^Up feeds block 2 alone; the HR stack feeds the reconstruction
+#:   layer directly.
+READINGS = ("A", "B", "C")
+
+
 def build_ms_ssfnet(
     bands=31,
     scales=4,
@@ -108,17 +125,20 @@ def build_ms_ssfnet(
     deconv_kernel_size=4,
     init_std=0.001,
     rgb_channels=3,
+    reading="C",
     name="ms_ssfnet",
 ):
     """The training model of MS-SSFNet for a 2^scales upscale.
 
     Inputs: ``{"lr": (B, h, w, bands), "rgb": (B, 2^S h, 2^S w, rgb_channels)}`` with any
     h, w. Outputs: ``{"z": (B, 2^S h, 2^S w, bands), "z1": (B, 2^S h / f1, ...), ...}``
-    where f_l are :func:`intermediate_factors`.
+    where f_l are :func:`intermediate_factors`. ``reading``: one of ``READINGS``.
     Weights start from N(0, init_std^2) (Section 4.2: "Gaussian distribution with
     standard deviation 0.001"); biases at zero.
     """
     scales = int(scales)
+    if reading not in READINGS:
+        raise ValueError(f"MS-SSFNet: reading must be one of {READINGS}, got {reading!r}")
     level_scales = tuple(level_scales) if level_scales else default_level_scales(scales)
     intermediate_factors(scales, level_scales)  # validates the split
     level_ends = {sum(level_scales[: i + 1]): i for i in range(len(level_scales) - 1)}
@@ -127,14 +147,22 @@ def build_ms_ssfnet(
     lr = keras.Input((None, None, bands), name=INPUT_LR)
     rgb = keras.Input((None, None, rgb_channels), name=INPUT_RGB)
 
-    # Spatial structure reservation pathway (eqs. 5-6): spatial[k] is at 2^k x LR size.
+    # Spatial structure reservation pathway (eqs. 5-6): features to stack at 2^s x LR size.
     spatial = {}
     y = rgb
+    if reading == "B":  # the first spatial block works at 2^(S-1): the RGB is pooled once
+        y = layers.MaxPooling2D(2, name="maxpool0")(y)
     for j in range(1, scales):
-        if j > 1:
+        if j > 1 and reading != "A":
             y = layers.MaxPooling2D(2, name=f"maxpool{j - 1}")(y)
         y = conv_block(y, spatial_width, kernel_size, init_std, f"spatial_block{j}")
-        spatial[scales - j + 1] = y
+        if reading == "C":
+            spatial[scales - j + 1] = y  # block output Y^_(j-1) at 2^(S-j+1)
+        elif reading == "B":
+            spatial[scales - j] = y  # block output at 2^(S-j)
+        else:  # A: eq. 6's max-pooled map Y_j at 2^(S-j), also the next block's input
+            y = layers.MaxPooling2D(2, name=f"maxpool{j}")(y)
+            spatial[scales - j] = y
 
     # Spectral reservation pathway (eqs. 3-4) with stack fusion (eq. 7).
     outputs = {}
@@ -184,4 +212,5 @@ def build_from_config(config):
         kernel_size=model["kernel_size"],
         deconv_kernel_size=model["deconv_kernel_size"],
         init_std=model["init_std"],
+        reading=model.get("reading", "C"),
     )

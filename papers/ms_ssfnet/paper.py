@@ -75,6 +75,9 @@ class MsSsfnet(Paper):
             notes.append(f"Data: {data.name}, not Harvard / ICVL / NUS: its table is filed under Table 1 (a) for "
                          "the layout only; compare the gains over bicubic and SSF-CNN, not the values.")
         notes.append("Bicubic is not in Table 1: it is the kit's floor (LR-HS up-sampled x16).")
+        notes.append(f"Eqs. 3-7 do not close; reading {config['model'].get('reading', 'C')} of the README joins the "
+                     "two pathways. SSF-CNN [20] is built as SRCNN 9-1-5. Harvard is divided by each image's "
+                     "maximum; standard deviations over test images use N - 1 (MATLAB's std).")
         return notes
 
     def predictor(self, config, networks):
