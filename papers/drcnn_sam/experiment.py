@@ -264,7 +264,8 @@ def _figures(run, source, scale, name, hr, up, preds, wavelengths, logs):
 
     prefix = f"{source.key}_x{scale}_{name}_"
     paths = standard_figures(run.out_dir, hr, preds["drcnn"], wavelengths, logs or {},
-                             inputs=display_srgb(up, wavelengths), prefix=prefix)
+                             inputs=display_srgb(up, wavelengths), prefix=prefix,
+                             baseline=(METHOD_NAMES["bicubic"], preds["bicubic"]))
     png = run.out_dir / "figures" / f"{prefix}band_550nm.png"
     plot_band_comparison(hr, preds, wavelengths, png, METHOD_NAMES,
                          title=f"{name}, x{scale}: band nearest 550 nm (cf. Figs. 4-5)")

@@ -36,7 +36,8 @@ class DrcnnSam(Paper):
         return Data(name="+".join(s.key for s in sources), description=D.describe(sources), why=why,
                     datasets=[s.dataset for s in sources],
                     splits={"train": first.train, "val": first.val, "test": first.test},
-                    parts={"sources": sources})
+                    parts={"sources": sources},
+                    to_check=[(s.dataset, list(s.val) + list(s.test)) for s in sources])
 
     def build_networks(self, config):
         from papers.drcnn_sam import experiment

@@ -340,7 +340,8 @@ def evaluate(run, config, data, networks):
         for method in methods:
             rows[method].append(image_metrics(name, cube.data, preds[method], config))
         if first is None:
-            first = (cube, preds[METHOD], obs["rgb"][: shape[0], : shape[1]])
+            cheap = "SSF-CNN" if "SSF-CNN" in preds else BICUBIC
+            first = (cube, preds[METHOD], obs["rgb"][: shape[0], : shape[1]], (cheap, preds[cheap]))
     ddof = config["eval"]["std_ddof"]
     summaries = {m: summarize(rows[m], list(METRICS), ddof=ddof) for m in methods}
 
@@ -355,9 +356,10 @@ def evaluate(run, config, data, networks):
     if dataset.name in TABLE_OF:
         table["dataset_key"] = dataset.name
 
-    cube, pred, rgb = first
+    cube, pred, rgb, cheap = first
     logs = {m: run.folder / f"{file_stem(m)}_log.csv" for m in networks}
-    figures = standard_figures(run.out_dir, cube.data, pred, cube.wavelengths, logs, inputs=rgb, prefix="")
+    figures = standard_figures(run.out_dir, cube.data, pred, cube.wavelengths, logs, inputs=rgb, prefix="",
+                               baseline=cheap)
     return {
         "test_images": split["test"],
         "tables": [table],

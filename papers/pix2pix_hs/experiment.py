@@ -281,14 +281,14 @@ def evaluate(run, profile, data, generators):
         run.stage(f"evaluated {name} on {len(rows)} test image(s) in {time.monotonic() - started:.0f}s: "
                   + ", ".join(f"{m} {v:.4g}" for m, v in pooled(rows).items()))
         if shown is None and n_branches == full:
-            shown = (fold["test"][0], first, {branch_row(k): run.folder / f"{model_name(k, fold_id, 0)}_log.csv"
+            shown = (fold["test"][0], fold["id"], first, {branch_row(k): run.folder / f"{model_name(k, fold_id, 0)}_log.csv"
                                               for k, fold_id in ((full, fold["id"]), (1, ablation_fold["id"]))})
 
-    linreg_rows = {}
+    linreg_rows, linreg_models = {}, {}
     if "linear_regression" in profile["eval"]["baselines"]:
         for fold in folds:
             rgb, hs = D.sample_pixels(store, fold["train"], profile["eval"]["linreg_max_pixels"], seed=run.seed)
-            model = baselines.linear_regression().fit(rgb, hs)
+            model = linreg_models[fold["id"]] = baselines.linear_regression().fit(rgb, hs)
             linreg_rows[fold["id"]], _ = evaluate_method(model.predict, store, fold["test"], tile, fns)
             run.stage(f"linear regression (fold {fold['id']}, {len(rgb):,} training pixels): " + ", ".join(
                 f"{m} {v:.4g}" for m, v in pooled(linreg_rows[fold["id"]]).items()))
@@ -297,8 +297,10 @@ def evaluate(run, profile, data, generators):
 
     from common.figures import standard_figures
 
-    image, (rgb, hs, pred), logs = shown
-    figures = standard_figures(run.out_dir, hs, pred, wavelengths, logs, inputs=rgb, prefix=f"{image}_")
+    image, fold_id, (rgb, hs, pred), logs = shown
+    cheap = (baselines.LINREG_NAME, linreg_models[fold_id].predict(rgb)) if fold_id in linreg_models else None
+    figures = standard_figures(run.out_dir, hs, pred, wavelengths, logs, inputs=rgb, prefix=f"{image}_",
+                               baseline=cheap)
     short = f"{data.name}, {data.parts['split_text']}"
     return {
         "task": TASK,

@@ -175,7 +175,7 @@ def evaluate(run, config, data, networks):
         "per_image_markdown": per_image_md(results),
         "seconds_per_image": {"shape": ev["timing_shape"], "device": "gpu" if distribute.on_gpu() else "cpu",
                               **times},
-        "figures": figures(run, dataset, splits, config, models, logs),
+        "figures": figures(run, dataset, splits, config, models, logs, linear),
         "released_evaluated": RELEASED in models,
     }
 
@@ -205,16 +205,18 @@ def _evaluate_splits(run, dataset, splits, config, models, linear):
     return results
 
 
-def figures(run, dataset, splits, config, models, logs):
-    """The standard figures on the first test image for the proposed network, and the
-    spectra, error maps and renders of the released network on the same image."""
+def figures(run, dataset, splits, config, models, logs, linear=None):
+    """The standard figures on the first test image for the proposed network (beside the
+    linear baseline), and the spectra, error maps and renders of the released network on
+    the same image."""
     from common.figures import plot_error_maps, plot_renders, plot_spectra
 
     name = splits["test"][0]
     rgb, cube = D.load_pair(dataset, name)
     pred = reconstruct(models[PROPOSED], rgb, config["eval"]["tile"])
     logs = {k: v for k, v in logs.items() if Path(v).is_file()}
-    paths = standard_figures(run.out_dir, cube, pred, DEFAULT_WAVELENGTHS, logs, inputs=rgb)
+    paths = standard_figures(run.out_dir, cube, pred, DEFAULT_WAVELENGTHS, logs, inputs=rgb,
+                             baseline=(LINEAR, linear.predict(rgb)) if linear is not None else None)
     if RELEASED in models:
         pred = reconstruct(models[RELEASED], rgb, config["eval"]["tile"])
         folder = run.out_dir / "figures"

@@ -214,8 +214,10 @@ def evaluate(run, profile, data, networks):
         for method, pred in predictions.items():
             rows[method] += evaluate_images([(shown, hs, pred)], fns)["per_image"]
         if index == 0:
+            cheap = baselines.LINREG_NAME if baselines.LINREG_NAME in predictions else baselines.SPLINE_NAME
             figures = standard_figures(run.out_dir, hs, predictions[METHOD], wavelengths,
-                                       logs or {}, inputs=rgb, prefix=f"{shown}_")
+                                       logs or {}, inputs=rgb, prefix=f"{shown}_",
+                                       baseline=(cheap, predictions[cheap]) if cheap in predictions else None)
     summaries = {method: summarize(method_rows, list(fns)) for method, method_rows in rows.items()}
     measured = {
         "tables": measured_tables(summaries, dataset.name, D.short_label(dataset, parts)),
