@@ -15,7 +15,12 @@
   images are held out (``hold_out_images``) and give the validation patches; the synthetic
   data have their own validation scenes (``fit_and_validation_images``).
 - Degradation (Sec. 4.1): ``data_prep.degrade.degrade_sr`` (Gaussian blur sigma 3,
-  decimation by the scale, bicubic upsampling back to the original size). The ESPCN
+  decimation by the scale, bicubic upsampling back to the original size), with the
+  protocol choices of ``Degradation`` (config ``data.protocol``) that reproduce Table 1's
+  bicubic rows on the real CAVE test scenes (README, "Bicubic rows"): the ground truth on
+  the 8-bit grid (MATLAB's im2uint8 of the 16-bit PNGs), LR samples on the HR pixels
+  ``s * i`` (MATLAB ``blurred(1:s:end, 1:s:end)``), bicubic upsampling to the HR size
+  (``imresize(lr, [H W])``) and the result rounded to 8 bits. The ESPCN
   baseline works on the low-resolution grid itself: ``data_prep.degrade.downsample`` with
   the same Gaussian gives exactly the LR image that ``degrade_sr`` upsamples (for sides
   that are multiples of the scale; tested in tests/test_drcnn_sam_data.py).
@@ -47,6 +52,39 @@ PAPER_TEST = {
 }
 
 
+@dataclass(frozen=True)
+class Degradation:
+    """How an HR cube becomes the network's input (Sec. 4.1 and the protocol choices that
+    reproduce the paper's bicubic rows; ``data_prep.degrade.degrade_sr`` documents each).
+
+    ``bits``: None keeps the data as stored; 8 puts the ground truth on the 8-bit grid
+    and rounds the degraded images to it, as MATLAB's uint8 images are."""
+
+    sigma: float = 3.0
+    phase: str = "centre"
+    upsample: str = "factor"
+    bits: int = None
+
+    @classmethod
+    def of(cls, config):
+        data = config["data"]
+        protocol = data.get("protocol") or {}
+        return cls(sigma=float(data["blur_sigma"]), **protocol)
+
+    def truth(self, hr):
+        """The ground truth as the protocol sees it (on the ``bits`` grid)."""
+        return hr if self.bits is None else degrade.quantise(hr, self.bits).astype(np.float32)
+
+    def pair(self, hr, scale):
+        """(interpolated LR at the HR size, LR at 1/scale) of a ground truth ``hr``."""
+        up = degrade.degrade_sr(hr, scale, sigma=self.sigma, phase=self.phase, upsample=self.upsample,
+                                bits=self.bits)
+        lr = degrade.downsample(hr, scale, kernel="gaussian", sigma=self.sigma, phase=self.phase)
+        if self.bits is not None:
+            lr = degrade.quantise(lr, self.bits)
+        return up.astype(np.float32), lr.astype(np.float32)
+
+
 @dataclass
 class Source:
     """One dataset of a run and its split into training, validation and test images."""
@@ -60,6 +98,8 @@ class Source:
     #: Share of the training images held out for the validation error when the dataset has
     #: no validation images of its own (``fit_and_validation_images``).
     val_fraction: float = 0.1
+    #: The protocol's view of the ground truth (``Degradation.truth``).
+    degradation: Degradation = field(default_factory=Degradation)
 
     @property
     def table(self):
@@ -75,6 +115,7 @@ class Source:
             if not peak > 0:
                 raise KitError(f"{cube.source}: the image is all zero in its top-left crop")
             data = data / peak
+        data = self.degradation.truth(np.ascontiguousarray(data, dtype=np.float32))
         return np.ascontiguousarray(data, dtype=np.float32), np.asarray(cube.wavelengths)
 
 
@@ -92,13 +133,15 @@ def hold_out_images(train, fraction):
 
 def _source_for(dataset, config):
     key = dataset.name
+    protocol = Degradation.of(config)
     if key == "synthetic":
-        return Source(dataset, key, dataset.split("train"), dataset.split("test"), dataset.split("val"))
+        return Source(dataset, key, dataset.split("train"), dataset.split("test"), dataset.split("val"),
+                      degradation=protocol)
     if key not in PAPER_TEST:
         raise KitError(f"drcnn_sam uses CAVE and Harvard, not {key}")
     train, test = splits.named_split(dataset.names, PAPER_TEST[key])
     return Source(dataset, key, train, test, harvard_crop=config["data"]["harvard_crop"],
-                  val_fraction=config["data"]["val_fraction"])
+                  val_fraction=config["data"]["val_fraction"], degradation=protocol)
 
 
 def open_sources(args, config):
@@ -150,15 +193,15 @@ def crop_to_multiple(hr, scale):
     return hr[:h, :w]
 
 
-def degrade_pair(hr, scale, sigma):
-    """(interpolated LR at the HR size, LR at 1/scale) for one H x W x C image (Sec. 4.1).
+def degrade_pair(hr, scale, sigma=3.0, protocol=None):
+    """(interpolated LR at the HR size, LR at 1/scale) for one H x W x C image (Sec. 4.1),
+    by ``protocol`` (a ``Degradation``; default: a Gaussian of ``sigma``, centred samples,
+    float data).
 
     The LR image has floor(H / scale) x floor(W / scale) pixels; for sides that are
     multiples of the scale it is exactly the image ``degrade_sr`` upsamples.
     """
-    up = degrade.degrade_sr(hr, scale, sigma=sigma)
-    lr = degrade.downsample(hr, scale, kernel="gaussian", sigma=sigma)
-    return up, lr
+    return (protocol or Degradation(sigma=sigma)).pair(hr, scale)
 
 
 # ----------------------------------------------------------------------------- patches
@@ -171,14 +214,14 @@ def patches_per_image(total, n_images):
     return [base + (i < extra) for i in range(n_images)]
 
 
-def image_patches(hr, scale, sigma, count, patch_size, seed):
+def image_patches(hr, scale, sigma, count, patch_size, seed, protocol=None):
     """``count`` random aligned patches of one training image.
 
     Returns {'hr': (N, P, P, C) target, 'up': (N, P, P, C) interpolated LR input,
     'lr': (N, P//s, P//s, C) LR patch under the top-left (P//s)*s pixels of each 'hr'}.
     """
     hr = crop_to_multiple(hr, scale)
-    up, lr = degrade_pair(hr, scale, sigma)
+    up, lr = degrade_pair(hr, scale, sigma, protocol)
     sizes = {"hr": patch_size, "up": patch_size}
     strides = {"hr": scale, "up": scale}
     out, origins = extract_patch_pairs(
@@ -190,11 +233,11 @@ def image_patches(hr, scale, sigma, count, patch_size, seed):
     return out
 
 
-def training_patches(source_images, scale, sigma, total, patch_size, seed):
+def training_patches(source_images, scale, sigma, total, patch_size, seed, protocol=None):
     """Random patches over several images: ``source_images`` yields H x W x C arrays."""
     images = list(source_images)
     counts = patches_per_image(total, len(images))
-    parts = [image_patches(img, scale, sigma, n, patch_size, seed=seed * 100003 + i)
+    parts = [image_patches(img, scale, sigma, n, patch_size, seed=seed * 100003 + i, protocol=protocol)
              for i, (img, n) in enumerate(zip(images, counts)) if n > 0]
     return {key: np.concatenate([p[key] for p in parts]).astype(np.float32) for key in ("hr", "up", "lr")}
 

@@ -80,12 +80,13 @@ def make_patches(sources, scale, config, seed):
     sigma, size, total = data["blur_sigma"], data["patch_size"], data["n_patches"]
     fraction = data["val_fraction"]
     n_train = int(round(total * (1 - fraction)))
-    train = D.training_patches(_training_images(sources, "fit"), scale, sigma, n_train, size, seed)
+    protocol = D.Degradation.of(config)
+    train = D.training_patches(_training_images(sources, "fit"), scale, sigma, n_train, size, seed, protocol)
     # The validation patches come from images the network does not train on (CAVE / Harvard:
     # ``data.hold_out_images``; synthetic: the validation scenes), so the plateau schedule
     # watches an error on unseen content.
     val = D.training_patches(_training_images(sources, "val"), scale, sigma, total - n_train, size,
-                             seed + 1)
+                             seed + 1, protocol)
     return train, val
 
 
@@ -220,7 +221,7 @@ def evaluate(run, config, data, models):
             def items():
                 for i, name in enumerate(source.test):
                     hr, wavelengths = source.load(name)
-                    up, lr = D.degrade_pair(hr, scale, config["data"]["blur_sigma"])
+                    up, lr = D.degrade_pair(hr, scale, protocol=D.Degradation.of(config))
                     preds = predict_all(models, scale, up, lr, config)
                     if i == 0 and scale == fig_scale and source is sources[0]:
                         figures.extend(_figures(run, source, scale, name, hr, up, preds, wavelengths, logs))
