@@ -244,8 +244,12 @@ def _fmt_std(value, std, digits=4):
     return text
 
 
-def table_markdown(published_table, measured_table):
-    """One published table beside the run's measurements, every column labelled with its data."""
+def table_markdown(published_table, measured_table, profile=None):
+    """One published table beside the run's measurements, every column labelled with its data.
+
+    On the paper's own data, a row that involves no training (``"trained": False``, e.g.
+    bicubic interpolation) is comparable as it stands and is marked so; the trained rows
+    are comparable only when the run used the paper profile (``profile``)."""
     metrics = list(published_table["metrics"])
     measured_rows = {row["method"]: row for row in (measured_table or {}).get("rows", [])}
     paper_data = published_table.get("dataset_short") or published_table["dataset"]
@@ -259,6 +263,10 @@ def table_markdown(published_table, measured_table):
     lines.append(f"- this run: {(measured_table or {}).get('dataset', 'not run')}")
     if not comparable:
         lines.append("- **not comparable: different data.** Compare the gaps between methods, not the values.")
+    elif profile not in (None, "paper"):
+        lines.append(f"- same data and protocol as the paper. Rows marked ✓ involve no training and are "
+                     f"directly comparable; the trained rows come from the `{profile}` profile (a short "
+                     "CPU-sized training, not the paper's).")
     lines.append("")
     header = ["method"]
     for metric in metrics:
@@ -271,7 +279,8 @@ def table_markdown(published_table, measured_table):
     for method in methods:
         prow = published_rows.get(method, {})
         mrow = measured_rows.get(method, {})
-        cells = [method]
+        untrained = comparable and mrow and mrow.get("trained") is False
+        cells = [f"{method} ✓" if untrained and profile not in (None, "paper") else method]
         for metric in metrics:
             cells.append(_fmt_std(prow.get("values", {}).get(metric), prow.get("std", {}).get(metric)))
             cells.append(
@@ -362,7 +371,7 @@ def comparison_markdown(published, measured):
             continue
         lines.append(f"## {table['id']}")
         lines.append("")
-        lines.append(table_markdown(table, measured_table))
+        lines.append(table_markdown(table, measured_table, measured.get("profile")))
         lines.append("")
     if unmeasured:
         lines += ["## Published tables this run did not measure", ""]

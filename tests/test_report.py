@@ -182,3 +182,14 @@ def test_headline_line_names_the_verdicts():
     assert line.startswith("RMSE: this run 2.0000 vs paper 3.0000 (different data); Bicubic 2.5000; "
                            "beats Bicubic (2.5000): RMSE yes (mean gain +0.5")
     assert "better on 2/2 images" in line
+
+
+def test_rows_without_training_are_marked_comparable_on_the_papers_data():
+    from common.report import table_markdown
+
+    measured = _measured(key="cave")["tables"][0]
+    measured["rows"][0]["trained"] = False  # Bicubic
+    text = table_markdown(PUBLISHED["tables"][0], measured, profile="quick")
+    assert "| Bicubic ✓ |" in text and "| Ours |" in text
+    assert "Rows marked ✓ involve no training and are directly comparable" in text
+    assert "✓" not in table_markdown(PUBLISHED["tables"][0], _measured(key="synthetic")["tables"][0], "quick")
