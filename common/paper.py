@@ -170,20 +170,27 @@ class Paper:
         """{name: untrained keras.Model} of the run, the paper's own network first."""
         raise NotImplementedError
 
+    @property
+    def experiment(self):
+        """The paper's ``experiment`` module, where ``train``, ``load_trained`` and
+        ``evaluate`` live by default (imported when first used: it imports Keras)."""
+        return importlib.import_module(f"papers.{self.name}.experiment")
+
     def train(self, run, config, data):
         """Train every network (resuming where a run stopped); returns (networks, facts)
-        with ``facts['train_seconds']`` and ``facts['trained_parameters']``."""
-        raise NotImplementedError
+        with ``facts['train_seconds']``. Default: ``experiment.train(run, config, data)``."""
+        return self.experiment.train(run, config, data)
 
     def load_trained(self, run, config):
-        """The networks a ``train`` left in ``run``'s folder (``KitError`` if missing)."""
-        raise NotImplementedError
+        """The networks a ``train`` left in ``run``'s folder (``KitError`` if missing).
+        Default: ``experiment.load_trained(run, config)``."""
+        return self.experiment.load_trained(run, config)
 
     def evaluate(self, run, config, data, networks):
         """Every method on the test images: a dict with ``tables`` (the published shape),
         ``per_image``, ``per_image_markdown``, ``figures`` and anything else worth
-        recording."""
-        raise NotImplementedError
+        recording. Default: ``experiment.evaluate(run, config, data, networks)``."""
+        return self.experiment.evaluate(run, config, data, networks)
 
     def notes(self, args, config, data, facts):
         """What this run changed from the paper, one sentence each, for the report."""

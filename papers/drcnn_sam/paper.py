@@ -48,21 +48,6 @@ class DrcnnSam(Paper):
     def main_network(self):
         return "drcnn_x2"
 
-    def train(self, run, config, data):
-        from papers.drcnn_sam import experiment
-
-        return experiment.train(run, config, data)
-
-    def load_trained(self, run, config):
-        from papers.drcnn_sam import experiment
-
-        return experiment.load_trained(run, config)
-
-    def evaluate(self, run, config, data, networks):
-        from papers.drcnn_sam import experiment
-
-        return experiment.evaluate(run, config, data, networks)
-
     def notes(self, args, config, data, facts):
         notes = []
         model, dsettings, train, base = config["model"], config["data"], config["train"], config["baselines"]

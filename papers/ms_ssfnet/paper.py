@@ -45,21 +45,6 @@ class MsSsfnet(Paper):
 
         return {method: entry[0] for method, entry in experiment.build_networks(config, compile=False).items()}
 
-    def train(self, run, config, data):
-        from papers.ms_ssfnet import experiment
-
-        return experiment.train(run, config, data)
-
-    def load_trained(self, run, config):
-        from papers.ms_ssfnet import experiment
-
-        return experiment.load_trained(run, config)
-
-    def evaluate(self, run, config, data, networks):
-        from papers.ms_ssfnet import experiment
-
-        return experiment.evaluate(run, config, data, networks)
-
     def published(self, data):
         from papers.ms_ssfnet import experiment
 

@@ -247,10 +247,11 @@ def branches_of(profile):
     return branches
 
 
-def load_trained(folder):
+def load_trained(run, profile):
     """Every generator a run trained (``*_generator.keras``), by model name."""
     import common.saving
 
+    folder = run.folder
     paths = sorted(Path(folder).glob("*_generator.keras"))
     if not paths:
         raise KitError(f"{folder}: no trained generator here; run `python -m papers.{PAPER} train` "

@@ -66,21 +66,6 @@ class Pix2PixHS(Paper):
     def main_network(self):
         return "generator"
 
-    def train(self, run, config, data):
-        from papers.pix2pix_hs import experiment
-
-        return experiment.train(run, config, data)
-
-    def load_trained(self, run, config):
-        from papers.pix2pix_hs import experiment
-
-        return experiment.load_trained(run.folder)
-
-    def evaluate(self, run, config, data, networks):
-        from papers.pix2pix_hs import experiment
-
-        return experiment.evaluate(run, config, data, networks)
-
     def notes(self, args, config, data, facts):
         model, train, dsettings = config["model"], config["train"], config["data"]
         notes = []

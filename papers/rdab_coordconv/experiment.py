@@ -63,7 +63,7 @@ def train(run, config, data):
     ({variant: model}, facts). With ``--model`` (``config['eval']['model']``) nothing is
     trained: that model is evaluated as the proposed network."""
     if config["eval"].get("model"):
-        return load_models(run, config), {}
+        return load_trained(run, config), {}
     dataset, description, splits = data.dataset, data.description, data.splits
     train_ds, val_ds, steps, n_patches = D.training_data(dataset, description, splits, config, run.seed)
     run.stage(f"training patches: {n_patches} of {config['data']['patch_size']}px, {steps} steps per epoch")
@@ -122,7 +122,7 @@ def time_per_image(model, shape, tile=64, overlap=0, repeats=3):
     return float(np.median(times))
 
 
-def load_models(run, config):
+def load_trained(run, config):
     """{variant: keras model}: the variants trained in the run folder, or the model of
     ``--model`` (``config['eval']['model']``) as the proposed network."""
     from common.saving import load_model

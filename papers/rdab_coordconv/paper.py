@@ -91,21 +91,6 @@ class RdabCoordConv(Paper):
         return {variant: experiment.build_variant(config, variant)
                 for variant in experiment.variants_to_train(config)}
 
-    def train(self, run, config, data):
-        from papers.rdab_coordconv import experiment
-
-        return experiment.train(run, config, data)
-
-    def load_trained(self, run, config):
-        from papers.rdab_coordconv import experiment
-
-        return experiment.load_models(run, config)
-
-    def evaluate(self, run, config, data, networks):
-        from papers.rdab_coordconv import experiment
-
-        return experiment.evaluate(run, config, data, networks)
-
     def notes(self, args, config, data, facts):
         from papers.rdab_coordconv.experiment import LINEAR
 

@@ -33,21 +33,6 @@ class UnetMS(Paper):
 
         return {self.main_network: build_model(config)}
 
-    def train(self, run, config, data):
-        from papers.unet_ms import experiment
-
-        return experiment.train(run, config, data)
-
-    def load_trained(self, run, config):
-        from papers.unet_ms import experiment
-
-        return experiment.load_trained(run, config)
-
-    def evaluate(self, run, config, data, networks):
-        from papers.unet_ms import experiment
-
-        return experiment.evaluate(run, config, data, networks)
-
     def notes(self, args, config, data, facts):
         notes = []
         model, dsettings, train = config["model"], config["data"], config["train"]
