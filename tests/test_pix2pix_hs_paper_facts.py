@@ -113,14 +113,15 @@ def test_weighted_average_plus_minus_is_the_mean_of_the_folds(paper):
     0.0024 = mean(0.0024, 0.0024), GFC 0.00012 = mean(0.00001, 0.00023), dE00 0.341 =
     mean(0.324, 0.358))."""
     folds = [{"id": 0}, {"id": 1}]
-    # fold 0 runs: 1.0 and 1.2 (std 0.1); fold 1 runs: 2.0 and 2.6 (std 0.3).
-    results = {(9, 0, 0): _rows(1.0), (9, 0, 1): _rows(1.2), (9, 1, 0): _rows(2.0), (9, 1, 1): _rows(2.6)}
+    # fold 0 runs: 1.0 and 1.2 (std 0.1); fold 1 runs: 2.6 and 2.0 (std 0.3). The runs'
+    # pooled values, 1.8 and 1.6, spread by 0.1: not the paper's reading.
+    results = {(9, 0, 0): _rows(1.0), (9, 0, 1): _rows(1.2), (9, 1, 0): _rows(2.6), (9, 1, 1): _rows(2.0)}
     tables = E.measured_tables(results, {}, folds, folds[1], paper, "icvl", "test")
     rows = {row["method"]: row for row in tables[0]["rows"]}
     assert rows["Ours (fold 0)"]["std"]["RMSE"] == pytest.approx(0.1)
     assert rows["Ours (fold 1)"]["std"]["RMSE"] == pytest.approx(0.3)
     average = rows[E.METHOD]
-    assert average["std"]["RMSE"] == pytest.approx(0.2)  # mean of 0.1 and 0.3, not the runs' spread
+    assert average["std"]["RMSE"] == pytest.approx(0.2)  # mean of 0.1 and 0.3, not the runs' spread (0.1)
     assert average["values"]["RMSE"] == pytest.approx((1.1 + 2.3) / 2)  # equal pixels: the folds' mean
 
 
