@@ -199,9 +199,12 @@ def headline_summary(published, measured, per_image=None):
     measured_value = _measured_value(measured, head["table"], head["method"], metric)
     measured_base = _measured_value(measured, base["table"], base["method"], metric)
     measured_table = _find_table(measured.get("tables", []), head["table"]) or {}
-    comparable = bool(
+    same_data = bool(
         table.get("dataset_key") and table.get("dataset_key") == measured_table.get("dataset_key")
     )
+    # The headline method is trained: its value reproduces the paper's only with the
+    # paper's data and the paper profile's training.
+    comparable = same_data and measured.get("profile") in (None, "paper")
     strongest = strongest_cheap_baseline(published, measured, per_image)
     beats = None
     if strongest is not None:
@@ -217,6 +220,7 @@ def headline_summary(published, measured, per_image=None):
         "measured": measured_value,
         "measured_dataset": measured_table.get("dataset"),
         "comparable": comparable,
+        "same_data": same_data,
         "baseline": {
             "method": base["method"],
             "published": published_base,
@@ -353,10 +357,16 @@ def comparison_markdown(published, measured):
         f"{_fmt(base['measured'])} | {_fmt(base['measured_gap_percent'], 1)} % |",
         "",
     ]
-    if not summary["comparable"]:
+    if not summary.get("same_data", summary["comparable"]):
         lines.append(
             "The two rows are **not comparable: different data**. The gain over the baseline "
             "is the number to compare.\n"
+        )
+    elif not summary["comparable"]:
+        lines.append(
+            f"Same data and protocol as the paper, but the `{measured.get('profile')}` profile's short "
+            "training, not the paper's: the method's value is **not a reproduction of the paper's**; "
+            "the gain over the baseline is the number to compare.\n"
         )
     lines += verdict_lines(summary)
     for note in measured.get("notes", []):
@@ -422,7 +432,7 @@ def headline_line(head):
     """One progress line: the headline metric, this run vs the paper, and the verdicts."""
     base, strongest = head["baseline"], head.get("strongest_baseline")
     line = (f"{head['metric']}: this run {_fmt(head['measured'])} vs paper {_fmt(head['published'])} "
-            f"({'comparable' if head['comparable'] else 'different data'}); {base['method']} "
+            f"({'comparable' if head['comparable'] else 'same data, short training' if head.get('same_data') else 'different data'}); {base['method']} "
             f"{_fmt(base['measured'])}")
     if strongest:
         line += f"; beats {strongest['method']} ({_fmt(strongest['measured'])}): " + "; ".join(

@@ -166,7 +166,7 @@ def summary_table(records):
             param_text += f" (paper: {paper:,})"
         gain = (f"{_fmt(base['published_gap_percent'], 1)} % / {_fmt(base['measured_gap_percent'], 1)} % "
                 f"vs {base['method']}")
-        marker = "" if head.get("comparable") else " †"
+        marker = "" if head.get("comparable") else " ‡" if head.get("same_data") else " †"
         lines.append(
             f"| {record['paper']} | {metrics.get('task', '')} | {_dataset_label(metrics)} | "
             f"{head['metric']} ({head.get('scale')}) | {_fmt(head['published'])} ({head['published_dataset']}) | "
@@ -176,6 +176,9 @@ def summary_table(records):
     lines.append("")
     lines.append("† not comparable: different data (the paper's dataset was not used). "
                  "Compare the gain over the baseline, not the values.")
+    if any((r.get("metrics") or {}).get("headline", {}).get("same_data") for r in records):
+        lines.append("‡ the paper's data, but a short training (not the paper profile): not a reproduction "
+                     "of the paper's value; compare the gain over the baseline.")
     return "\n".join(lines)
 
 

@@ -193,3 +193,11 @@ def test_rows_without_training_are_marked_comparable_on_the_papers_data():
     assert "| Bicubic ✓ |" in text and "| Ours |" in text
     assert "Rows marked ✓ involve no training and are directly comparable" in text
     assert "✓" not in table_markdown(PUBLISHED["tables"][0], _measured(key="synthetic")["tables"][0], "quick")
+
+
+def test_the_papers_data_with_a_short_profile_is_not_a_reproduction():
+    summary = headline_summary(PUBLISHED, {**_measured(key="cave"), "profile": "cpu"})
+    assert summary["same_data"] is True and summary["comparable"] is False
+    text = comparison_markdown(PUBLISHED, {**_measured(key="cave"), "profile": "cpu"})
+    assert "Same data and protocol as the paper, but the `cpu` profile's short training" in text
+    assert headline_summary(PUBLISHED, {**_measured(key="cave"), "profile": "paper"})["comparable"] is True
