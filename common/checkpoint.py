@@ -25,7 +25,6 @@ checkpoint cannot be read (a disk error, a file truncated by hand) the previous 
 used and the reason is printed.
 """
 
-import errno
 import json
 import random
 import shutil
@@ -36,7 +35,7 @@ import numpy as np
 
 import keras
 
-from common.io import KitError, atomic_write_text
+from common.io import KitError, atomic_write_text, write_failure
 
 KEEP = 2
 PREFIX = "epoch-"
@@ -114,12 +113,13 @@ def save(directory, model, epochs_done, history, callbacks, stopped=False):
     partial = directory / f"{final.name}.partial"
     try:
         _write(partial, final, model, epochs_done, history, callbacks, stopped)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:
+        reason = write_failure(error)
+        if reason is None:
+            raise
         shutil.rmtree(partial, ignore_errors=True)
-        full = " (the disk is full)" if error.errno == errno.ENOSPC else ""
         kept = _epoch_folders(directory)
-        raise KitError(f"{directory}: cannot write the checkpoint of epoch {epochs_done}: "
-                       f"{error.strerror or error}{full}; "
+        raise KitError(f"{directory}: cannot write the checkpoint of epoch {epochs_done}: {reason}; "
                        + (f"the last completed checkpoint {kept[0].name} is kept, rerun the command to resume"
                           if kept else "no earlier checkpoint exists")) from None
     for old in _epoch_folders(directory)[KEEP:]:

@@ -93,6 +93,24 @@ def save_model_atomic(model, path):
         model.save(tmp)
 
 
+def write_failure(error):
+    """A short reason when ``error`` is a failed write (an ``OSError``, or the
+    ``RuntimeError`` h5py raises around one: "errno = 28, error message = 'No space left
+    on device'"), else None."""
+    import errno
+    import re
+
+    if isinstance(error, OSError):
+        full = error.errno == errno.ENOSPC
+        return (error.strerror or str(error)) + (" (the disk is full)" if full else "")
+    if isinstance(error, RuntimeError):
+        match = re.search(r"errno = (\d+), error message = '([^']*)'", str(error))
+        if match:
+            full = int(match.group(1)) == errno.ENOSPC
+            return match.group(2) + (" (the disk is full)" if full else "")
+    return None
+
+
 def check_finite(array, what):
     """Raise ``KitError`` naming ``what`` when ``array`` holds NaN or Inf."""
     array = np.asarray(array)

@@ -30,7 +30,7 @@ import numpy as np
 import keras
 
 from common import checkpoint, distribute
-from common.io import KitError, atomic_path, atomic_write_text, save_model_atomic
+from common.io import KitError, atomic_path, atomic_write_text, save_model_atomic, write_failure
 
 
 def set_seed(seed):
@@ -237,8 +237,11 @@ def fit(
         if save_keras:
             save_model_atomic(model, run_dir / f"{name}.keras")
         atomic_write_text(done_marker, f"{epochs}\n")
-    except OSError as error:
-        raise KitError(f"{run_dir}: cannot write the trained {name} ({error.strerror or error}); its last "
-                       "checkpoint is kept, rerun the command once there is room") from None
+    except (OSError, RuntimeError) as error:
+        reason = write_failure(error)
+        if reason is None:
+            raise
+        raise KitError(f"{run_dir}: cannot write the trained {name} ({reason}); its last checkpoint is "
+                       "kept, rerun the command once there is room") from None
     shutil.rmtree(resume_dir, ignore_errors=True)
     return read_log(log_path)
