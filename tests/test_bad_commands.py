@@ -133,3 +133,19 @@ def test_a_broken_test_image_stops_the_run_before_training(tmp_path, monkeypatch
     assert "checking the 5 validation and test image(s)" in captured.out
     assert "training unet_ms" not in captured.out  # stopped before any training
     assert not out.exists()
+
+
+@pytest.mark.parametrize("paper", paper_names())
+def test_cave_root_with_two_scenes_names_the_missing_test_scenes(tmp_path, monkeypatch, capsys, paper, shared_dir):
+    """Every paper takes --data cave=ROOT; a root holding only two scenes of the download
+    (the sample) lacks the test scenes, and the command says which, before any training."""
+    sample = shared_dir / "data" / "cave_sample"
+    if not (sample / "balloons_ms").is_dir():
+        pytest.skip(f"{sample} (two scenes of the CAVE download) is absent")
+    out = tmp_path / "run"
+    code = run_entry_point(paper, ["reproduce", "--profile", "smoke", "--data", f"cave={sample}",
+                                   "--out", str(out)], monkeypatch)
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert re.search(r"test (images|list).*chart_and_stuffed_toy.*oil_painting", lines[0]), lines[0]
+    assert not out.exists()
