@@ -182,6 +182,39 @@ def test_loss_term_log_writes_both_terms_and_their_gradients(tmp_path):
     assert log.at_start["sam_term"] > 0 and log.at_start["l1_term"] > 0
 
 
+def test_the_cascades_training_logs_the_loss_terms(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_fit(model, train_ds, val_ds, *, callbacks, **kwargs):
+        seen["callbacks"] = callbacks
+        return {}
+
+    monkeypatch.setattr(E, "fit", fake_fit)
+    config = _tiny_config()
+    x, y = _scene_batch()
+    patches = {"up": x, "hr": y}
+    run = type("Run", (), {"out_dir": tmp_path})()
+    E._fit_network(run, "drcnn", 2, config, patches, patches, seed=0)
+    logs = [c for c in seen["callbacks"] if isinstance(c, LossTermLog)]
+    assert len(logs) == 1 and logs[0].x.shape[1:] == x.shape[1:]
+
+
+def test_loss_term_log_never_stops_the_training(monkeypatch):
+    import papers.drcnn_sam.train as train_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no gradient here")
+
+    monkeypatch.setattr(train_module, "term_gradients", broken)
+    keras.utils.set_random_seed(0)
+    config = _tiny_config()
+    model = compile_drcnn(build_drcnn(TINY), config)
+    x, y = _scene_batch()
+    log = LossTermLog(x[:2], y[:2], config, verbose=False)
+    history = model.fit(x, (y, y), batch_size=2, epochs=2, verbose=0, callbacks=[log]).history
+    assert len(history["loss"]) == 2 and log.failed and "sam_grad_share" not in history
+
+
 # ----------------------------------------------------------------------------- VDSR's clip
 
 def test_vdsr_clip_follows_the_learning_rate():

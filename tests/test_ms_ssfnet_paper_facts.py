@@ -37,6 +37,8 @@ def test_sec_4_2_training_settings():
     assert type(net.optimizer) is keras.optimizers.Adam
     # The baselines train "in the same conditions" (Sec. 4.3): same optimiser and epochs.
     assert PAPER["baselines"]["epochs"] in (None, 2000)
+    # Sec. 4.2 lists the patches it "uniformly extract[s]" and no flips or rotations.
+    assert PAPER["data"]["augment"] is False
 
 
 def test_sec_4_1_and_4_2_scale_patches_and_levels():
@@ -177,6 +179,18 @@ def test_table_1_sam_in_degrees():
     cos = np.sum(g * r, 1) / (np.linalg.norm(g, axis=1) * np.linalg.norm(r, axis=1))
     expected = np.degrees(np.mean(np.arccos(np.clip(cos, -1, 1))))
     assert expected > 1.0 and row["SAM"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_table_1_ssim_with_the_0_255_data_range():
+    # SSIM's constants C1 = (0.01 L)^2, C2 = (0.03 L)^2 take the data range L: 255 on the
+    # 0-255 scale, which gives exactly the SSIM of the [0, 1] data with L = 1.
+    from common.metrics import ssim
+
+    gt, rec = _cubes()
+    gt, rec = 0.02 + 0.05 * gt, 0.02 + 0.05 * rec  # a dark image: the constants matter
+    row = E.image_metrics("a", gt, rec, PAPER)
+    assert row["SSIM"] == pytest.approx(ssim(gt, rec, 1.0), rel=1e-9)
+    assert abs(row["SSIM"] - ssim(255 * gt, 255 * rec, 1.0)) > 0.003  # a range of 1 on 0-255 data
 
 
 def test_table_1_std_is_matlabs_n_minus_1():

@@ -237,9 +237,18 @@ class LossTermLog(keras.callbacks.Callback):
         super().__init__()
         self.x, self.y, self.config, self.verbose = x, y, config, verbose
         self.at_start = None
+        self.failed = False
 
     def _measure(self):
-        return term_gradients(self.model, self.x, self.y, self.config)
+        if self.failed:
+            return None
+        try:
+            return term_gradients(self.model, self.x, self.y, self.config)
+        except Exception as error:  # noqa: BLE001 - a log must never stop the training
+            self.failed = True
+            print(f"[drcnn_sam loss terms] not measured ({type(error).__name__}: {error}); training goes on",
+                  flush=True)
+            return None
 
     def _print(self, when, values):
         if self.verbose and values:
