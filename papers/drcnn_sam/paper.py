@@ -37,7 +37,7 @@ class DrcnnSam(Paper):
                     datasets=[s.dataset for s in sources],
                     splits={"train": first.train, "val": first.val, "test": first.test},
                     parts={"sources": sources},
-                    to_check=[(s.dataset, list(s.val) + list(s.test)) for s in sources])
+                    to_check=[(s.dataset, D.fit_and_validation_images(s)[1] + list(s.test)) for s in sources])
 
     def build_networks(self, config):
         from papers.drcnn_sam import experiment
