@@ -141,6 +141,8 @@ def predict_main(paper, args, config):
     """Run ``predict`` for ``paper``; returns the exit code."""
     from common.cli import enable_compilation_cache, set_precision
     from common.inference import max_inference_pixels
+    from common.provenance import environment
+    from data_prep.userfiles import write_cube
 
     max_inference_pixels()  # a bad KIT_MAX_INFER_PIXELS fails before any work
     out = _output_folder(paper, args)
@@ -162,8 +164,6 @@ def predict_main(paper, args, config):
             wavelengths = predictor.wavelengths if predictor.wavelengths is not None else DEFAULT_WAVELENGTHS
         if len(wavelengths) != cube.shape[-1]:
             wavelengths = DEFAULT_WAVELENGTHS[: cube.shape[-1]]
-        from data_prep.userfiles import write_cube
-
         out.mkdir(parents=True, exist_ok=True)
         target = write_cube(out / f"{name}.{args.format}", cube, wavelengths, args.format)
         srgb, spectra = _previews(out, name, cube, np.asarray(wavelengths))
@@ -171,8 +171,6 @@ def predict_main(paper, args, config):
                         "output": target.name, "shape": list(cube.shape), "srgb_preview": srgb.name,
                         "spectra": spectra.name, "value_range": [float(cube.min()), float(cube.max())]})
         print(f"[{paper.name}] {name}: {cube.shape[0]}x{cube.shape[1]}x{cube.shape[2]} -> {target}", flush=True)
-    from common.provenance import environment
-
     atomic_write_json(out / "predict.json", {"paper": paper.name, "model": source, "scaling": predictor.scaling,
                                              "settings": config, "environment": environment(),
                                              "outputs": records})
