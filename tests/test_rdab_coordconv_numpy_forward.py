@@ -32,6 +32,7 @@ from data_prep.render import render_ntire2020_clean
 from data_prep.synthetic import generate_scene
 from papers.rdab_coordconv.weights import import_weights
 from tests.conftest import rdab_released_weights
+from tests.test_rdab_coordconv_model import _conv_same  # the NumPy 'same' convolution
 
 WEIGHTS = rdab_released_weights()
 pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"{WEIGHTS} is absent")
@@ -71,19 +72,6 @@ PAIRS = {
 
 
 # ----------------------------------------------------------------------------- NumPy layers
-def _conv_same(x, kernel, bias):
-    """'same' stride-1 cross-correlation, NHWC x HWIO (odd kernels)."""
-    k = kernel.shape[0]
-    p = k // 2
-    padded = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    h, w = x.shape[1:3]
-    out = np.zeros((x.shape[0], h, w, kernel.shape[3]))
-    for i in range(k):
-        for j in range(k):
-            out += np.einsum("bhwc,co->bhwo", padded[:, i:i + h, j:j + w], kernel[i, j])
-    return out if bias is None else out + bias
-
-
 def _conv_transpose_same_s2(x, kernel, bias):
     """3x3, stride 2, 'same' transposed convolution (the gradient of a 'same' stride-2
     convolution, whose padding is 0 before and 1 after): out[2i + a, 2j + b] += x[i, j] K[a, b];
