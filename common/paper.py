@@ -31,8 +31,6 @@ from common.io import KitError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PAPERS_DIR = REPO_ROOT / "papers"
-#: The sections of every paper's configuration (``baselines`` only where it has some).
-SECTIONS = ("model", "data", "train", "eval")
 #: The kinds of input ``predict`` reads: an RGB image, or a (low-resolution) cube.
 INPUT_KINDS = ("rgb", "cube")
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from common.io import KitError, atomic_write_json
+from common.paper import INPUT_KINDS
 
 DEFAULT_WAVELENGTHS = np.arange(400.0, 701.0, 10.0)
 
@@ -67,7 +68,7 @@ def _input_lists(paper, predictor, args):
     """[(name, {kind: path})] of the inputs, paired in order for several kinds."""
     given = {"rgb": args.rgb or [], "cube": args.cube or []}
     wanted = predictor.inputs
-    for kind in ("rgb", "cube"):
+    for kind in INPUT_KINDS:
         if given[kind] and kind not in wanted:
             raise KitError(f"predict: {paper.name} reads {' + '.join(wanted)} inputs, not --{kind}")
     for kind in wanted:
