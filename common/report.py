@@ -15,7 +15,10 @@ Whether the method *beats* a baseline is a verdict the test data must support
 (``paired_verdict``): the per-image differences on the headline metric (method against
 baseline, positive = the method is better), a 95 % percentile-bootstrap interval for
 their mean over test images, and "yes" only when the interval lies above zero, "no"
-when it lies below, "not distinguishable" otherwise (and with fewer than 2 test images).
+when it lies below, "not distinguishable" otherwise. Below ``MIN_IMAGES_FOR_VERDICT`` test
+images the verdict is "too few test images": a percentile bootstrap of 2-5 values spans
+little more than their range, and even a method better on every one of 5 images is not
+significant at the 5 % level by the exact sign test (two-sided p = 2 / 2**5 = 0.0625).
 The baseline is the strongest of the cheap baselines the run measured
 (``cheap_baselines`` of ``published.json``: the kit's linear regression, spline,
 bicubic, ...), not the paper's weakest row; where the paper's claim is about another
@@ -107,6 +110,11 @@ def _gap(method_value, baseline_value, lower_is_better):
 #: Bootstrap resamples and interval level of ``paired_verdict``.
 BOOTSTRAP_RESAMPLES = 10_000
 CONFIDENCE = 0.95
+#: Fewest paired test images for a "yes" or "no": the smallest n at which a method better
+#: on all n images is significant at 1 - CONFIDENCE by the exact two-sided sign test
+#: (2 / 2**6 = 0.031 < 0.05; 2 / 2**5 = 0.0625 is not).
+MIN_IMAGES_FOR_VERDICT = 6
+TOO_FEW = "too few test images"
 
 
 def paired_verdict(method, baseline, lower_is_better, resamples=BOOTSTRAP_RESAMPLES, level=CONFIDENCE, seed=0):
@@ -116,8 +124,9 @@ def paired_verdict(method, baseline, lower_is_better, resamples=BOOTSTRAP_RESAMP
     The differences d_i = baseline_i - method_i (negated when higher is better), so
     d_i > 0 where the method is better on image i; their mean's ``level`` interval is the
     percentile interval of ``resamples`` bootstrap means (images drawn with replacement,
-    seeded). Returns {'verdict': 'yes' | 'no' | 'not distinguishable', 'mean_difference',
-    'interval': [low, high], 'n_images', 'better_on'} or None without paired values.
+    seeded). Returns {'verdict': 'yes' | 'no' | 'not distinguishable' | 'too few test
+    images' (under ``MIN_IMAGES_FOR_VERDICT``), 'mean_difference', 'interval': [low, high],
+    'n_images', 'better_on'} or None without paired values.
     """
     if not method or not baseline:
         return None
@@ -132,8 +141,8 @@ def paired_verdict(method, baseline, lower_is_better, resamples=BOOTSTRAP_RESAMP
     means = diffs[rng.integers(0, len(diffs), (int(resamples), len(diffs)))].mean(axis=1)
     tail = (1.0 - level) / 2.0
     low, high = (float(v) for v in np.quantile(means, [tail, 1.0 - tail]))
-    if len(diffs) < 2:
-        verdict = "not distinguishable"
+    if len(diffs) < MIN_IMAGES_FOR_VERDICT:
+        verdict = TOO_FEW
     else:
         verdict = "yes" if low > 0 else "no" if high < 0 else "not distinguishable"
     return {"verdict": verdict, "mean_difference": float(diffs.mean()), "interval": [low, high],

@@ -112,13 +112,18 @@ def _per_image(values):
     return lambda measured, table, method, metric: values.get((method, metric))
 
 
+def _images(values):
+    """{image name: value}: six images, the fewest that can carry a verdict."""
+    return {f"img{k}": v for k, v in enumerate(values)}
+
+
 def test_the_strongest_cheap_baseline_is_the_one_to_beat():
     published = json.loads(json.dumps(PUBLISHED))
     published["cheap_baselines"] = {"table": "t1", "methods": ["Bicubic", "Linear regression (kit)"]}
     measured = _measured(ours=2.0, bicubic=2.5)
     measured["tables"][0]["rows"].append({"method": "Linear regression (kit)", "values": {"RMSE": 1.5}})
-    per_image = _per_image({("Ours", "RMSE"): {"a": 2.1, "b": 1.9, "c": 2.0},
-                            ("Linear regression (kit)", "RMSE"): {"a": 1.6, "b": 1.4, "c": 1.5}})
+    per_image = _per_image({("Ours", "RMSE"): _images([2.1, 1.9, 2.0, 2.1, 1.9, 2.0]),
+                            ("Linear regression (kit)", "RMSE"): _images([1.6, 1.4, 1.5, 1.6, 1.4, 1.5])})
     summary = headline_summary(published, measured, per_image)
     strongest = summary["strongest_baseline"]
     assert strongest["method"] == "Linear regression (kit)" and strongest["measured"] == 1.5  # not Bicubic
@@ -138,10 +143,27 @@ def test_paired_verdicts_yes_no_and_not_distinguishable():
     assert paired_verdict(better, base, lower_is_better=False)["verdict"] == "no"  # e.g. PSNR went down
     assert paired_verdict(mixed, base, lower_is_better=True)["verdict"] == "not distinguishable"
     one = paired_verdict({"a": 1.0}, {"a": 2.0}, lower_is_better=True)
-    assert one["verdict"] == "not distinguishable" and one["n_images"] == 1
+    assert one["verdict"] == "too few test images" and one["n_images"] == 1
     # Images present for one method only do not count.
     assert paired_verdict({**better, "extra": 0.0}, base, True)["n_images"] == 6
     assert paired_verdict({}, base, True) is None
+
+
+def test_no_verdict_below_the_image_count_the_exact_sign_test_needs():
+    """A method better on every one of n images by a wide margin: the exact two-sided sign
+    test (binomial, p = 2 * 0.5**n, computed here) reaches 5 % only from n = 6, so with 5
+    images the report must not say "yes" (nor "no" the other way), and with 6 it says so."""
+    from common.report import paired_verdict
+
+    for n in range(1, 9):
+        p_value = 2 * 0.5**n
+        method = {f"i{k}": 1.0 + 0.01 * k for k in range(n)}
+        base = {f"i{k}": 5.0 for k in range(n)}
+        better = paired_verdict(method, base, lower_is_better=True)
+        worse = paired_verdict(base, method, lower_is_better=True)
+        expected = ("yes", "no") if p_value < 0.05 else ("too few test images",) * 2
+        assert (better["verdict"], worse["verdict"]) == expected, n
+        assert better["better_on"] == n and worse["better_on"] == 0
 
 
 def test_bootstrap_interval_matches_the_normal_theory_interval_for_many_images():
@@ -164,12 +186,13 @@ def test_secondary_metric_gets_its_own_verdict_in_its_direction():
     published = json.loads(json.dumps(PUBLISHED))
     published["cheap_baselines"] = {"table": "t1", "methods": ["Bicubic"]}
     published["secondary_metrics"] = ["PSNR"]
-    per_image = _per_image({("Ours", "RMSE"): {"a": 2.0, "b": 2.1}, ("Bicubic", "RMSE"): {"a": 2.5, "b": 2.6},
-                            ("Ours", "PSNR"): {"a": 30.0, "b": 31.0}, ("Bicubic", "PSNR"): {"a": 31.0, "b": 32.0}})
+    per_image = _per_image({("Ours", "RMSE"): _images([2.0, 2.1] * 3), ("Bicubic", "RMSE"): _images([2.5, 2.6] * 3),
+                            ("Ours", "PSNR"): _images([30.0, 31.0] * 3),
+                            ("Bicubic", "PSNR"): _images([31.0, 32.0] * 3)})
     summary = headline_summary(published, _measured(ours=2.0, bicubic=2.5), per_image)
     verdicts = summary["strongest_baseline"]["verdicts"]
     assert verdicts["RMSE"]["verdict"] == "yes" and summary["beats_baseline"] is True
-    assert verdicts["PSNR"]["verdict"] == "no"  # higher PSNR is better: 1 dB worse on both images
+    assert verdicts["PSNR"]["verdict"] == "no"  # higher PSNR is better: 1 dB worse on every image
 
 
 def test_headline_line_names_the_verdicts():
@@ -177,11 +200,11 @@ def test_headline_line_names_the_verdicts():
 
     published = json.loads(json.dumps(PUBLISHED))
     published["cheap_baselines"] = {"table": "t1", "methods": ["Bicubic"]}
-    per_image = _per_image({("Ours", "RMSE"): {"a": 2.0, "b": 2.0}, ("Bicubic", "RMSE"): {"a": 2.5, "b": 2.5}})
+    per_image = _per_image({("Ours", "RMSE"): _images([2.0] * 6), ("Bicubic", "RMSE"): _images([2.5] * 6)})
     line = headline_line(headline_summary(published, _measured(ours=2.0, bicubic=2.5), per_image))
     assert line.startswith("RMSE: this run 2.0000 vs paper 3.0000 (different data); Bicubic 2.5000; "
                            "beats Bicubic (2.5000): RMSE yes (mean gain +0.5")
-    assert "better on 2/2 images" in line
+    assert "better on 6/6 images" in line
 
 
 def test_rows_without_training_are_marked_comparable_on_the_papers_data():
