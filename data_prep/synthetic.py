@@ -423,13 +423,19 @@ def generate_scene(seed, size=256, *, illuminant=None, reflectances=None):
 
 
 # ----------------------------------------------------------------------------- dataset
-def split_sizes(n_scenes):
-    """(train, val, test) counts: 1/8 of the scenes each for validation and test (at
-    least one each), the rest for training; 32 scenes give 24 / 4 / 4."""
+def split_sizes(n_scenes, n_test=None):
+    """(train, val, test) counts: 1/8 of the scenes for validation (at least one), ``n_test``
+    for testing (default: as many as validate), the rest for training; 32 scenes give
+    24 / 4 / 4, and 36 scenes with ``n_test=8`` give 24 / 4 / 8 (the same 24 training
+    and 4 validation scenes, 4 more test scenes)."""
     if n_scenes < 3:
         raise KitError(f"synthetic: need at least 3 scenes for train/val/test, got {n_scenes}")
-    n_holdout = max(1, round(n_scenes / 8))
-    return n_scenes - 2 * n_holdout, n_holdout, n_holdout
+    n_val = max(1, round(n_scenes / 8))
+    n_test = n_val if n_test is None else int(n_test)
+    if n_test < 1 or n_scenes - n_val - n_test < 1:
+        raise KitError(f"synthetic: {n_scenes} scenes cannot hold {n_val} validation and {n_test} test "
+                       "scenes and still train on one; use more scenes or fewer test scenes")
+    return n_scenes - n_val - n_test, n_val, n_test
 
 
 class SyntheticDataset:
@@ -437,8 +443,9 @@ class SyntheticDataset:
 
     Scenes are named ``synth_000``, ``synth_001``, ...; scene ``i`` is
     ``generate_scene(numpy.random.default_rng([seed, i]), size).radiance``. Splits:
-    the first scenes train, the next 1/8 validate, the last 1/8 test (``split_sizes``);
-    the scenes are independent draws, so a split by index is a random split.
+    the first scenes train, the next 1/8 validate, the last ``n_test`` (default 1/8) test
+    (``split_sizes``); the scenes are independent draws, so a split by index is a random
+    split. More test scenes make the report's paired verdicts possible (it needs 6).
 
     The cubes are generated all at once on the first ``load`` and cached in
     ``cache_dir/synthetic_seed<seed>_n<n>_s<size>.h5`` (default ``cache/synthetic`` under
@@ -450,12 +457,16 @@ class SyntheticDataset:
     name = "synthetic"
     root = None
 
-    def __init__(self, n_scenes=32, size=256, seed=0, cache_dir=None):
+    def __init__(self, n_scenes=32, size=256, seed=0, cache_dir=None, n_test=None):
         if int(n_scenes) != n_scenes or n_scenes < 3:
             raise KitError(f"synthetic: n_scenes must be an integer >= 3, got {n_scenes}")
         if int(size) != size or size < 8:
             raise KitError(f"synthetic: size must be an integer >= 8, got {size}")
+        if n_test is not None and int(n_test) != n_test:
+            raise KitError(f"synthetic: n_test must be an integer, got {n_test}")
         self.n_scenes, self.size, self.seed = int(n_scenes), int(size), int(seed)
+        self.n_test = None if n_test is None else int(n_test)
+        split_sizes(self.n_scenes, self.n_test)  # refuses a split with nothing to train on
         self.cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
         self.names = [f"synth_{i:03d}" for i in range(self.n_scenes)]
         self.wavelengths = WAVELENGTHS.copy()
@@ -470,7 +481,7 @@ class SyntheticDataset:
 
     def split(self, which):
         """Scene names of 'train', 'val' or 'test' (see ``split_sizes``)."""
-        n_train, n_val, _ = split_sizes(self.n_scenes)
+        n_train, n_val, _ = split_sizes(self.n_scenes, self.n_test)
         bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val),
                   "test": (n_train + n_val, self.n_scenes)}
         if which not in bounds:
@@ -479,7 +490,7 @@ class SyntheticDataset:
         return self.names[lo:hi]
 
     def describe(self):
-        n_train, n_val, n_test = split_sizes(self.n_scenes)
+        n_train, n_val, n_test = split_sizes(self.n_scenes, self.n_test)
         return (f"synthetic: {self.n_scenes} scenes of {self.size}x{self.size}x31 "
                 f"(400-700 nm, 10 nm), seed {self.seed}, generator v{GENERATOR_VERSION}; "
                 f"dead-leaves layouts, measured reflectances under CIE daylight/artificial "
@@ -487,7 +498,8 @@ class SyntheticDataset:
                 f"cache {self.cache_path}")
 
     def __repr__(self):
-        return f"SyntheticDataset(n_scenes={self.n_scenes}, size={self.size}, seed={self.seed})"
+        return (f"SyntheticDataset(n_scenes={self.n_scenes}, size={self.size}, seed={self.seed}"
+                + (f", n_test={self.n_test})" if self.n_test is not None else ")"))
 
     def load(self, name):
         """The scene ``name`` as an ``HSCube`` (float32 radiance on [0, 1])."""

@@ -168,6 +168,15 @@ def test_dataset_interface_and_splits(small):
     assert sorted(sum(parts, [])) == small.names
     assert [len(SyntheticDataset(n_scenes=32).split(s)) for s in ("train", "val", "test")] == [24, 4, 4]
     assert "4 scenes of 64x64x31" in small.describe()
+    # More test scenes leave the training and validation scenes as they were: 36 scenes
+    # with 8 test scenes train on synth_000-023 and validate on synth_024-027 like 32 do.
+    default, more = SyntheticDataset(n_scenes=32), SyntheticDataset(n_scenes=36, n_test=8)
+    assert more.split("train") == default.split("train") == [f"synth_{i:03d}" for i in range(24)]
+    assert more.split("val") == default.split("val") == [f"synth_{i:03d}" for i in range(24, 28)]
+    assert more.split("test") == [f"synth_{i:03d}" for i in range(28, 36)]
+    assert "split train/val/test 24/4/8" in more.describe()
+    with pytest.raises(KitError, match="cannot hold 1 validation and 3 test"):
+        SyntheticDataset(n_scenes=4, n_test=3)
     with pytest.raises(KitError, match="synth_999"):
         small.load("synth_999")
     with pytest.raises(KitError, match="split"):

@@ -43,7 +43,8 @@ class Pix2PixHS(Paper):
         from papers.pix2pix_hs import data as D
 
         dataset, why = choose_dataset(args, self.datasets, synthetic_kwargs={
-            "n_scenes": config["data"]["synthetic_scenes"], "size": config["data"]["synthetic_size"]})
+            "n_scenes": config["data"]["synthetic_scenes"], "size": config["data"]["synthetic_size"],
+            "n_test": config["data"]["synthetic_test_scenes"]})
         folds, split_text = D.make_folds(dataset)
         max_test = config["data"]["max_test_images"]
         if max_test:

@@ -47,7 +47,8 @@ def ntire2020_split(dataset, seed=0):
 def open_data(args, config, datasets=("ntire2020",)):
     """(dataset, why, {'train', 'val', 'test'} name lists) for a run's arguments."""
     data = config["data"]
-    synthetic = {"n_scenes": data["synthetic_scenes"], "size": data["synthetic_size"]}
+    synthetic = {"n_scenes": data["synthetic_scenes"], "size": data["synthetic_size"],
+                 "n_test": data["synthetic_test_scenes"]}
     dataset, why = choose_dataset(args, datasets, synthetic_kwargs=synthetic)
     if dataset.name == "synthetic":
         splits = {which: dataset.split(which) for which in ("train", "val", "test")}
