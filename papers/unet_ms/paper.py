@@ -23,7 +23,8 @@ class UnetMS(Paper):
         from papers.unet_ms import data as D
 
         dataset, why = choose_dataset(args, self.datasets, synthetic_kwargs={
-            "n_scenes": config["data"]["synthetic_scenes"], "size": config["data"]["synthetic_size"]})
+            "n_scenes": config["data"]["synthetic_scenes"], "size": config["data"]["synthetic_size"],
+            "n_test": config["data"]["synthetic_test_scenes"]})
         splits, split_text = D.make_splits(dataset, seed=args.seed)
         return Data(name=dataset.name, why=why, datasets=[dataset], splits=splits,
                     description=f"{dataset.describe()}; {split_text}; {D.describe_rgb(dataset)}")
@@ -46,7 +47,8 @@ class UnetMS(Paper):
                 f"{train['learning_rate']:g} x {train['lr_decay']} every {train['lr_decay_epochs']} "
                 "epoch(s)"
                 + (f"; output x {model['output_scale']:.4g}" if model.get("output_scale", 1.0) != 1.0 else "")
-                + " (paper: 64x64 patches, 100 epochs, batch 128, 5e-5 x 0.93 every 10 epochs).")
+                + f"; dropout {model['dropout']:g}"
+                + " (paper: 64x64 patches, 100 epochs, batch 128, 5e-5 x 0.93 every 10 epochs, dropout 0.2).")
         elif args.epochs:
             notes.append(f"--epochs {args.epochs} instead of the paper's 100.")
         evaluation = config["eval"]
