@@ -5,7 +5,7 @@ is marked "choice" and explained in the README. Sections: ``model`` (the cascade
 network per scale), ``data`` (degradation, patches), ``train`` (loss and SGD schedule),
 ``eval`` (metrics), ``baselines`` (SRCNN, ESPCN, VDSR run band by band).
 ``quick``: the same pipeline shrunk to run end to end (train + 3 baselines + evaluation +
-figures) in about 2 minutes on 2 CPU cores on the embedded synthetic data: one scale
+figures) in about a minute on 2 CPU cores on the embedded synthetic data: one scale
 (x2), a narrower and shorter cascade (2 sub-networks of 5x5/32, 3x3/16, 3x3/c, supervised
 output after the first, instead of 6 of 9x9/96, 3x3/64, 5x5/c), 2,400 patches instead of 30,000, batch 8, 4 epochs; the
 baselines are shrunk the same way (SRCNN 32/16, ESPCN 32/16, VDSR 6 layers of 16, 2,000

@@ -5,7 +5,7 @@ choices where the paper is silent (marked "chosen"). Sections: ``model`` (MS-SSF
 ``data`` (the x16 simulation and the patches), ``train`` (loss and optimiser), ``eval``
 (Table 1's metrics), ``baselines`` (SSF-CNN, SSF-ResNet, Spectral-ResNet). ``quick`` runs the whole
 ``reproduce`` (MS-SSFNet + three network baselines + bicubic, evaluation, figures) on the
-embedded synthetic data in about 2 minutes on 2 CPU cores, so it shrinks widths, patch
+embedded synthetic data in about a minute and a half on 2 CPU cores, so it shrinks widths, patch
 sizes, patch counts and epochs; every shrink is listed in its ``notes``. ``smoke`` is for
 the tests (seconds).
 """

@@ -7,7 +7,7 @@ marked "kit choice" here and in the README.
 
 ``quick`` runs the whole ``reproduce`` (the cGAN, the per-pixel 1-branch cGAN baseline,
 the linear-regression baseline, evaluation, figures) on the embedded synthetic data in
-about two minutes on two CPU cores. To fit, it:
+about a minute on two CPU cores. To fit, it:
 
 - trains on 64 x 64 random crops instead of 256 x 256 and tests on 64 x 64 tiles, so the
   full U-Net has 7 branches instead of 9 (its 1x1 main branch is reached after 6 stride-2

@@ -6,7 +6,7 @@ repository ml-lab/Multiscale-Super-Spectral: model.py, train.py, test.py), or a 
 this kit where both are silent (said so here and in the README).
 
 ``quick`` runs the whole ``reproduce`` (training, both baselines, evaluation, figures) on
-the embedded synthetic data in about two minutes on two CPU cores. To fit, it shrinks the
+the embedded synthetic data in about a minute on two CPU cores. To fit, it shrinks the
 network to a base width of 16 (widths 16-32-64-128-256, 1.67 M weights instead of
 26.7 M), trains on 864 patches of 32 x 32 for 12 epochs (~650 Adam steps instead of
 ~200,000) with a 40x larger learning rate and without dropout, and evaluates on 8
