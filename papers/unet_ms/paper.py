@@ -64,7 +64,10 @@ class UnetMS(Paper):
                 "over the baselines, not the values.")
         notes.append(
             "The linear-regression row is this kit's extra baseline (least-squares 3 x 31 map fitted "
-            "on training pixels); it is not in Table 2.")
+            "on training pixels); it is not in Table 2. Whether the data hold more than a linear map "
+            "to learn: `python -m papers.unet_ms.pixelwise_check` with the same --data and --profile "
+            "(a per-pixel network against the linear map; on the synthetic set they are not "
+            "distinguishable).")
         return notes
 
     def predictor(self, config, networks):
