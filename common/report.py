@@ -17,7 +17,7 @@ baseline, positive = the method is better), a 95 % percentile-bootstrap interval
 their mean over test images, and "yes" only when the interval lies above zero, "no"
 when it lies below, "not distinguishable" otherwise. Below ``MIN_IMAGES_FOR_VERDICT`` test
 images the verdict is "too few test images": a percentile bootstrap of 2-5 values spans
-little more than their range, and even a method better on every one of 5 images is not
+at most their range, and even a method better on every one of 5 images is not
 significant at the 5 % level by the exact sign test (two-sided p = 2 / 2**5 = 0.0625).
 The baseline is the strongest of the cheap baselines the run measured
 (``cheap_baselines`` of ``published.json``: the kit's linear regression, spline,

@@ -132,11 +132,12 @@ QUICK = copy.deepcopy(PAPER)
 # the first layer does not squeeze the 31 bands; one scale (x2).
 QUICK["model"].update(scales=[2], n_subnets=2, supervised_after=1, f1=5, f2=3, f3=3, n1=32, n2=16)
 # 15 train / 3 validation / 8 test scenes: the report's paired verdict needs 6 test images
-# (common.report.MIN_IMAGES_FOR_VERDICT). 2,400 patches: with 600 from 8 scenes the
-# cascade's SAM was not distinguishable from bicubic's on 8 test scenes (README).
+# (common.report.MIN_IMAGES_FOR_VERDICT). 2,400 patches from 15 training scenes: with 600
+# or 2,400 patches from 8 training scenes the cascade's SAM was not distinguishable from
+# bicubic's on 8 test scenes (README).
 QUICK["data"].update(n_patches=2400, synthetic={"n_scenes": 26, "size": 96, "n_test": 8})
-# Batch 8: 270 SGD steps in 4 epochs instead of 135 at batch 16, in the same time on a CPU
-# (README, "Quick profile").
+# Batch 8: 1,080 SGD steps in 4 epochs (2,160 training patches after the 10 % validation
+# share) instead of 540 at batch 16, in the same time on a CPU (README, "Quick profile").
 QUICK["train"].update(batch_size=8, epochs=4)
 QUICK["eval"].update(figure_scale=2)
 QUICK["baselines"].update(

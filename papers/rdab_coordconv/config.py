@@ -89,7 +89,7 @@ QUICK = copy.deepcopy(PAPER)
 QUICK["model"].update(zero_coord_kernels=True)
 QUICK["data"].update(
     patch_size=32,  # 4x fewer pixels per patch than 64: CPU budget
-    patches_per_image=24,  # 408 patches, 51 steps/epoch (12 per image, 7 x 27 steps: MRAE 0.184)
+    patches_per_image=24,  # 408 patches, 51 steps/epoch (earlier 18 scenes, 12 per image, 7 x 27 steps: MRAE 0.184)
     val_patches_per_image=4,
     # 17 train / 4 validation / 8 test scenes: the report's paired verdict needs 6 test
     # images (common.report.MIN_IMAGES_FOR_VERDICT).

@@ -63,7 +63,7 @@ def open_data(args, config, datasets=("ntire2020",)):
 
 
 def short_description(dataset, splits, max_test=None):
-    """A few words for table headers, e.g. 'synthetic 128px, train/val/test 18/3/3'."""
+    """A few words for table headers, e.g. 'synthetic 128px, train/val/test 17/4/8'."""
     n_test = len(splits["test"][:max_test] if max_test else splits["test"])
     counts = f"train/val/test {len(splits['train'])}/{len(splits['val'])}/{n_test}"
     if dataset.name == "synthetic":

@@ -88,7 +88,8 @@ PAPER = {
 QUICK = copy.deepcopy(PAPER)
 QUICK["model"].update(
     base_width=16,  # widths 16..256: 1.67 M weights instead of 26.7 M (CPU budget)
-    # The paper's 20 % dropout regularises ~200,000 updates; in ~650 it only slows the fit.
+    # The paper's 20 % dropout regularises ~200,000 updates; in a few hundred it only slows
+    # the fit.
     # Measured (synthetic test RMSE2, seed 0, lr 5e-3): 10.25 with it, 8.25 without (README).
     dropout=0.0,
 )
@@ -98,9 +99,10 @@ QUICK["data"].update(
     synthetic_scenes=36,
     synthetic_test_scenes=8,
     # The paper's 64 x 64 patches. With 32 x 32 patches (a 2 x 2 bottleneck, almost all
-    # border) the network did as well on the synthetic 256 x 256 test scenes (RMSE2 7.24
-    # against 7.52 here) but fell apart on whole 512 x 512 real CAVE images: RMSE2 15.99,
-    # 8.23 when fed in 32 x 32 tiles, against 7.89 with 64 x 64 patches (README).
+    # border) the network did slightly better on the synthetic 256 x 256 test scenes
+    # (RMSE2 7.24 against 7.52 here) but fell apart on whole 512 x 512 real CAVE images:
+    # RMSE2 15.99 (8.23 when fed in 32 x 32 tiles); with 64 x 64 patches 11.39 in this
+    # profile's 1,200 steps, 7.89 in 1,500 steps of 1,000 patches (README).
     patch_size=64,
     stride=40,
     max_patches=1200,  # all 600 of the 24 synthetic training scenes; 1,200 of CAVE's 3,600
@@ -120,8 +122,8 @@ QUICK["eval"].update(linreg_max_pixels=200_000)
 
 SMOKE = copy.deepcopy(QUICK)
 SMOKE["model"].update(base_width=4)
-SMOKE["data"].update(synthetic_scenes=8, synthetic_size=64, synthetic_test_scenes=None, max_patches=8, val_max_patches=4,
-                     patch_size=32, stride=32)
+SMOKE["data"].update(synthetic_scenes=8, synthetic_size=64, synthetic_test_scenes=None, max_patches=8,
+                     val_max_patches=4, patch_size=32, stride=32)
 SMOKE["train"].update(batch_size=4, epochs=1, jit_compile=False, run_eagerly=True)
 # A crop smaller than the smoke test images, so that the tests go through it.
 SMOKE["eval"].update(max_test_images=1, linreg_max_pixels=10_000, crop=32)
