@@ -437,6 +437,14 @@ def prepare_run(args, paper, config=None):
 
 
 # ============================================================================ datasets
+def synthetic_options(data):
+    """``SyntheticDataset`` options from a profile's ``data`` section that names them
+    ``synthetic_scenes``, ``synthetic_size`` and ``synthetic_test_scenes`` (None: the
+    dataset's default share of test scenes)."""
+    return {"n_scenes": data["synthetic_scenes"], "size": data["synthetic_size"],
+            "n_test": data["synthetic_test_scenes"]}
+
+
 def choose_dataset(args, supported, synthetic_kwargs=None, fallback=("cave",)):
     """The dataset a run uses and a sentence saying why.
 

@@ -39,12 +39,10 @@ class Pix2PixHS(Paper):
         config["eval"]["ablation"] = args.command == "ablation"
 
     def open_data(self, args, config):
-        from common.cli import choose_dataset
+        from common.cli import choose_dataset, synthetic_options
         from papers.pix2pix_hs import data as D
 
-        dataset, why = choose_dataset(args, self.datasets, synthetic_kwargs={
-            "n_scenes": config["data"]["synthetic_scenes"], "size": config["data"]["synthetic_size"],
-            "n_test": config["data"]["synthetic_test_scenes"]})
+        dataset, why = choose_dataset(args, self.datasets, synthetic_kwargs=synthetic_options(config["data"]))
         folds, split_text = D.make_folds(dataset)
         max_test = config["data"]["max_test_images"]
         if max_test:

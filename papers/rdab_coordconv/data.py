@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import REPO_ROOT, choose_dataset
+from common.cli import REPO_ROOT, choose_dataset, synthetic_options
 from common.io import KitError
 from data_prep.patches import PatchCache, extract_patch_pairs, provenance_digest
 from data_prep.render import render_ntire2020_clean
@@ -46,10 +46,7 @@ def ntire2020_split(dataset, seed=0):
 
 def open_data(args, config, datasets=("ntire2020",)):
     """(dataset, why, {'train', 'val', 'test'} name lists) for a run's arguments."""
-    data = config["data"]
-    synthetic = {"n_scenes": data["synthetic_scenes"], "size": data["synthetic_size"],
-                 "n_test": data["synthetic_test_scenes"]}
-    dataset, why = choose_dataset(args, datasets, synthetic_kwargs=synthetic)
+    dataset, why = choose_dataset(args, datasets, synthetic_kwargs=synthetic_options(config["data"]))
     if dataset.name == "synthetic":
         splits = {which: dataset.split(which) for which in ("train", "val", "test")}
     elif dataset.name == "cave":

@@ -19,12 +19,10 @@ class UnetMS(Paper):
     datasets = ("ntire2018", "icvl")
 
     def open_data(self, args, config):
-        from common.cli import choose_dataset
+        from common.cli import choose_dataset, synthetic_options
         from papers.unet_ms import data as D
 
-        dataset, why = choose_dataset(args, self.datasets, synthetic_kwargs={
-            "n_scenes": config["data"]["synthetic_scenes"], "size": config["data"]["synthetic_size"],
-            "n_test": config["data"]["synthetic_test_scenes"]})
+        dataset, why = choose_dataset(args, self.datasets, synthetic_kwargs=synthetic_options(config["data"]))
         splits, split_text = D.make_splits(dataset, seed=args.seed)
         return Data(name=dataset.name, why=why, datasets=[dataset], splits=splits,
                     description=f"{dataset.describe()}; {split_text}; {D.describe_rgb(dataset)}")
