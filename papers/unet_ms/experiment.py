@@ -164,12 +164,17 @@ def load_trained(run, profile):
 
 
 # ----------------------------------------------------------------------------- evaluation
+def training_pixels(dataset, names, max_pixels, seed):
+    """(N, 3) RGB and (N, 31) spectra: ``max_pixels`` drawn evenly from the training images
+    (all of an image's pixels where its share is larger)."""
+    per_image = max(1, int(max_pixels) // max(len(names), 1))
+    pairs = ((rgb, hs) for _, rgb, hs, _ in D.iter_pairs(dataset, names))
+    return baselines.sample_pixels(pairs, per_image, seed=seed)
+
+
 def fit_linear_regression(dataset, parts, profile, seed):
     """The least-squares RGB -> spectrum baseline, fitted on random training pixels."""
-    n_train = len(parts["train"])
-    per_image = max(1, profile["eval"]["linreg_max_pixels"] // max(n_train, 1))
-    pairs = ((rgb, hs) for _, rgb, hs, _ in D.iter_pairs(dataset, parts["train"]))
-    rgb, hs = baselines.sample_pixels(pairs, per_image, seed=seed)
+    rgb, hs = training_pixels(dataset, parts["train"], profile["eval"]["linreg_max_pixels"], seed)
     return baselines.LinearSpectralRegression(intercept=False).fit(rgb, hs), len(rgb)
 
 

@@ -39,16 +39,6 @@ def open_data(config, data, seed):
     return data.datasets[0], data.splits, data.description
 
 
-def training_pixels(dataset, names, max_pixels, seed):
-    """(N, 3) RGB and (N, 31) spectra: ``max_pixels`` drawn evenly from the training images
-    (all of an image's pixels where its share is larger), as the linear baseline draws them."""
-    from papers.unet_ms import baselines, data as D
-
-    per_image = max(1, int(max_pixels) // max(len(names), 1))
-    pairs = ((rgb, hs) for _, rgb, hs, _ in D.iter_pairs(dataset, names))
-    return baselines.sample_pixels(pairs, per_image, seed=seed)
-
-
 def fit_pixelwise(rgb, hs, epochs, seed):
     """A per-pixel network (Dense layers) fitted to the pixels with Adam and MSE."""
     import keras
@@ -70,7 +60,7 @@ def check(config, data="synthetic", seed=0, epochs=12):
     from common.baselines import LinearSpectralRegression
     from common.report import paired_verdict
     from papers.unet_ms import data as D
-    from papers.unet_ms.experiment import table2_metrics
+    from papers.unet_ms.experiment import table2_metrics, training_pixels
 
     dataset, splits, description = open_data(config, data, seed)
     rgb, hs = training_pixels(dataset, splits["train"], config["eval"]["linreg_max_pixels"], seed)
