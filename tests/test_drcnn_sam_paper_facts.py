@@ -169,13 +169,19 @@ def test_the_spectral_terms_gradient_is_not_negligible():
     assert patch["sam_grad_share"] < paper["sam_grad_share"] / 10
 
 
-def test_loss_term_log_writes_both_terms_and_their_gradients(tmp_path):
+def _fit_with_loss_term_log(epochs):
+    """(log, history) of a tiny cascade trained ``epochs`` epochs with a ``LossTermLog``."""
     keras.utils.set_random_seed(0)
     config = _tiny_config()
     model = compile_drcnn(build_drcnn(TINY), config)
     x, y = _scene_batch()
     log = LossTermLog(x[:2], y[:2], config, verbose=False)
-    history = model.fit(x, (y, y), batch_size=2, epochs=1, verbose=0, callbacks=[log]).history
+    history = model.fit(x, (y, y), batch_size=2, epochs=epochs, verbose=0, callbacks=[log]).history
+    return log, history
+
+
+def test_loss_term_log_writes_both_terms_and_their_gradients(tmp_path):
+    log, history = _fit_with_loss_term_log(epochs=1)
     for key in LossTermLog.KEYS:
         assert key in history and np.isfinite(history[key][0])
     assert 0 < history["sam_grad_share"][0] < 1
@@ -206,12 +212,7 @@ def test_loss_term_log_never_stops_the_training(monkeypatch):
         raise RuntimeError("no gradient here")
 
     monkeypatch.setattr(train_module, "term_gradients", broken)
-    keras.utils.set_random_seed(0)
-    config = _tiny_config()
-    model = compile_drcnn(build_drcnn(TINY), config)
-    x, y = _scene_batch()
-    log = LossTermLog(x[:2], y[:2], config, verbose=False)
-    history = model.fit(x, (y, y), batch_size=2, epochs=2, verbose=0, callbacks=[log]).history
+    log, history = _fit_with_loss_term_log(epochs=2)
     assert len(history["loss"]) == 2 and log.failed and "sam_grad_share" not in history
 
 
